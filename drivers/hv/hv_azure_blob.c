@@ -1,0 +1,1006 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Azure Blob VMBus driver (VSC).
+ *
+ * On Azure the host can carry out Blob storage requests itself, straight to
+ * the storage back end, over transports the VM does not have. This driver is
+ * the guest side of that service. User space puts each request into three
+ * buffers (request, response and data, shaped like HTTP) and hands them to
+ * /dev/azure_blob. The driver pins the buffers, describes them to the host
+ * in one GPA-direct VMBus packet and completes the request when the host's
+ * completion arrives. The driver never looks inside the buffers and copies
+ * none of them.
+ *
+ * The host owns a request's pages from the moment the packet is sent until
+ * its completion arrives (or the channel is closed): whatever the caller
+ * does in between (a fatal signal, closing the file, the device going away),
+ * the pages stay pinned and the request stays allocated until then.
+ *
+ * Copyright (c) 2026 The hv_azure_blob authors
+ */
+
+#include <linux/debugfs.h>
+#include <linux/delay.h>
+#include <linux/hyperv.h>
+#include <linux/idr.h>
+#include <linux/kref.h>
+#include <linux/miscdevice.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/overflow.h>
+#include <linux/rwsem.h>
+#include <linux/sched/signal.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+#include <linux/workqueue.h>
+#include <kunit/static_stub.h>
+#include <kunit/visibility.h>
+#include <asm/mshyperv.h>
+#include <uapi/misc/hv_azure_blob.h>
+
+#include "hv_azure_blob.h"
+
+/* Each ring holds at least one request of AZ_BLOB_MAX_PAGES pages. */
+#define AZ_BLOB_RING_SIZE	(128 * 1024)
+/*
+ * Requests the host may hold at once. The smallest request packet takes
+ * 112 bytes of the ring, so this many always fit in AZ_BLOB_RING_SIZE.
+ */
+#define AZ_BLOB_RQSTOR_SIZE	1024
+/* Inbound packets are completions: a descriptor and a 12-byte payload. */
+#define AZ_BLOB_MAX_PKT_SIZE	\
+	ALIGN(sizeof(struct vmpacket_descriptor) + \
+	      sizeof(struct az_blob_vsp_completion), sizeof(u64))
+/* Bounds on the pages one device keeps pinned for requests in flight. */
+#define AZ_BLOB_MIN_PINNED	(AZ_BLOB_MAX_PAGES * 3UL)
+#define AZ_BLOB_MAX_PINNED	(SZ_1G >> PAGE_SHIFT)
+/* How long removal waits for the host to complete what it holds. */
+#define AZ_BLOB_DRAIN_TIMEOUT	(10 * HZ)
+/* Back-off while the ring to the host is full. */
+#define AZ_BLOB_RING_FULL_SLEEP_US	100
+
+static_assert(sizeof(struct az_blob_request_sync) == 72);
+static_assert(offsetof(struct az_blob_request_sync, guid) == 0);
+static_assert(offsetof(struct az_blob_request_sync, timeout) == 16);
+static_assert(offsetof(struct az_blob_request_sync, request_len) == 20);
+static_assert(offsetof(struct az_blob_request_sync, response_len) == 24);
+static_assert(offsetof(struct az_blob_request_sync, data_len) == 28);
+static_assert(offsetof(struct az_blob_request_sync, data_valid) == 32);
+static_assert(offsetof(struct az_blob_request_sync, reserved) == 36);
+static_assert(offsetof(struct az_blob_request_sync, request_buffer) == 40);
+static_assert(offsetof(struct az_blob_request_sync, response_buffer) == 48);
+static_assert(offsetof(struct az_blob_request_sync, data_buffer) == 56);
+static_assert(offsetof(struct az_blob_request_sync, response) == 64);
+static_assert(sizeof(struct az_blob_vsp_request) == 56);
+static_assert(sizeof(struct az_blob_vsp_completion) == 12);
+
+static DEFINE_IDA(az_blob_ida);
+static struct dentry *az_blob_debugfs_root;
+/* Releases requests whose caller is gone, once the host completes them. */
+static struct workqueue_struct *az_blob_wq;
+
+static void az_blob_dev_release(struct kref *kref)
+{
+	struct az_blob_dev *dev = container_of(kref, struct az_blob_dev, kref);
+
+	kfree(dev);
+}
+
+static void az_blob_dev_put(struct az_blob_dev *dev)
+{
+	kref_put(&dev->kref, az_blob_dev_release);
+}
+
+static bool az_blob_pending_empty(struct az_blob_dev *dev)
+{
+	bool empty;
+
+	spin_lock_bh(&dev->lock);
+	empty = list_empty(&dev->pending);
+	spin_unlock_bh(&dev->lock);
+	return empty;
+}
+
+/**
+ * az_blob_validate() - check a user request before anything is pinned
+ * @r: the request as copied from user space
+ *
+ * Checks every field that can be checked without touching user memory. The
+ * three buffers may overlap each other and share pages; that is allowed.
+ *
+ * Return: 0, -EINVAL for a bad field, or -E2BIG when the buffers span more
+ * than %AZ_BLOB_MAX_PAGES Hyper-V pages.
+ */
+VISIBLE_IF_KUNIT int az_blob_validate(const struct az_blob_request_sync *r)
+{
+	u64 end, pages;
+
+	if (r->reserved)
+		return -EINVAL;
+	if (!r->request_len || !r->response_len)
+		return -EINVAL;
+	if (r->data_valid > r->data_len)
+		return -EINVAL;
+	if (check_add_overflow(r->request_buffer, (u64)r->request_len, &end) ||
+	    check_add_overflow(r->response_buffer, (u64)r->response_len, &end))
+		return -EINVAL;
+	if (r->data_len &&
+	    check_add_overflow(r->data_buffer, (u64)r->data_len, &end))
+		return -EINVAL;
+
+	pages = az_blob_hvpages(r->request_buffer, r->request_len) +
+		az_blob_hvpages(r->response_buffer, r->response_len) +
+		az_blob_hvpages(r->data_buffer, r->data_len);
+	if (pages > AZ_BLOB_MAX_PAGES)
+		return -E2BIG;
+	return 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_validate);
+
+/**
+ * az_blob_req_init() - lay out a request's buffers and its message
+ * @req: the request, zeroed except for @req->dev
+ * @r: the validated user request
+ *
+ * Fills in where each buffer starts and how many pages it spans, in the
+ * order the host expects them in the PFN list (data, request, response),
+ * and the in-band message with every offset into the one GPA range. Touches
+ * no user memory.
+ */
+VISIBLE_IF_KUNIT void az_blob_req_init(struct az_blob_req *req,
+				       const struct az_blob_request_sync *r)
+{
+	struct az_blob_vsp_request *msg = &req->msg;
+	u32 hv_first = 0, first = 0;
+	int i;
+
+	req->bufs[AZ_BLOB_BUF_DATA] = (struct az_blob_buf) {
+		.uaddr = r->data_len ? r->data_buffer : 0,
+		.len = r->data_len,
+		.gup_flags = FOLL_WRITE,
+	};
+	req->bufs[AZ_BLOB_BUF_REQUEST] = (struct az_blob_buf) {
+		.uaddr = r->request_buffer,
+		.len = r->request_len,
+		.gup_flags = 0,
+	};
+	req->bufs[AZ_BLOB_BUF_RESPONSE] = (struct az_blob_buf) {
+		.uaddr = r->response_buffer,
+		.len = r->response_len,
+		.gup_flags = FOLL_WRITE,
+	};
+
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		struct az_blob_buf *b = &req->bufs[i];
+
+		b->nr_pages = az_blob_cpu_pages(b->uaddr, b->len);
+		b->nr_hvpages = az_blob_hvpages(b->uaddr, b->len);
+		b->first_page = first;
+		b->first_hvpage = hv_first;
+		/* Offset of the buffer's first byte inside the GPA range. */
+		b->range_offset = hv_first * HV_HYP_PAGE_SIZE +
+				  (b->len ? offset_in_hvpage(b->uaddr) : 0);
+		first += b->nr_pages;
+		hv_first += b->nr_hvpages;
+	}
+	req->nr_pages = first;
+	req->nr_hvpages = hv_first;
+
+	msg->version = cpu_to_le32(AZ_BLOB_VSP_VERSION);
+	msg->timeout_ms = cpu_to_le32(r->timeout);
+	msg->data_buffer_offset =
+		cpu_to_le32(req->bufs[AZ_BLOB_BUF_DATA].range_offset);
+	msg->data_buffer_length = cpu_to_le32(r->data_len);
+	msg->data_buffer_valid = cpu_to_le32(r->data_valid);
+	msg->operation_type = cpu_to_le32(AZ_BLOB_VSP_OP_USER_REQUEST);
+	msg->request_buffer_offset =
+		cpu_to_le32(req->bufs[AZ_BLOB_BUF_REQUEST].range_offset);
+	msg->request_buffer_length = cpu_to_le32(r->request_len);
+	msg->response_buffer_offset =
+		cpu_to_le32(req->bufs[AZ_BLOB_BUF_RESPONSE].range_offset);
+	msg->response_buffer_length = cpu_to_le32(r->response_len);
+	import_guid(&msg->transaction_id, r->guid);
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_req_init);
+
+/**
+ * az_blob_fill_desc() - build the GPA-direct descriptor from pinned pages
+ * @req: a request whose pages are all pinned
+ *
+ * Writes one range covering all Hyper-V pages of the three buffers, data
+ * first, then request, then response. A page shared by two buffers appears
+ * once for each of them.
+ */
+VISIBLE_IF_KUNIT void az_blob_fill_desc(struct az_blob_req *req)
+{
+	struct vmbus_packet_mpb_array *desc = req->desc;
+	u64 *pfn = desc->range.pfn_array;
+	int i;
+
+	desc->rangecount = 1;
+	desc->range.offset = 0;
+	desc->range.len = req->nr_hvpages * HV_HYP_PAGE_SIZE;
+
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		const struct az_blob_buf *b = &req->bufs[i];
+		u64 hvaddr = b->uaddr & HV_HYP_PAGE_MASK;
+		u64 base = b->uaddr & PAGE_MASK;
+		u32 n;
+
+		for (n = 0; n < b->nr_hvpages; n++, hvaddr += HV_HYP_PAGE_SIZE) {
+			u64 idx = (hvaddr - base) >> PAGE_SHIFT;
+			struct page *page = req->pages[b->first_page + idx];
+
+			*pfn++ = page_to_hvpfn(page) +
+				 (offset_in_page(hvaddr) >> HV_HYP_PAGE_SHIFT);
+		}
+	}
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_fill_desc);
+
+/**
+ * az_blob_req_alloc() - allocate a request for a validated user request
+ * @dev: the device
+ * @r: the validated user request
+ *
+ * Return: the request, holding a reference on @dev, or NULL.
+ */
+VISIBLE_IF_KUNIT struct az_blob_req *
+az_blob_req_alloc(struct az_blob_dev *dev, const struct az_blob_request_sync *r)
+{
+	struct az_blob_req *req;
+
+	req = kzalloc(sizeof(*req), GFP_KERNEL);
+	if (!req)
+		return NULL;
+	req->dev = dev;
+	az_blob_req_init(req, r);
+
+	req->pages = kvcalloc(req->nr_pages, sizeof(*req->pages), GFP_KERNEL);
+	req->desc_size = struct_size(req->desc, range.pfn_array,
+				     req->nr_hvpages);
+	req->desc = kvzalloc(req->desc_size, GFP_KERNEL);
+	if (!req->pages || !req->desc) {
+		kvfree(req->pages);
+		kvfree(req->desc);
+		kfree(req);
+		return NULL;
+	}
+	INIT_LIST_HEAD(&req->node);
+	init_completion(&req->done);
+	req->state = AZ_BLOB_REQ_NEW;
+	req->pid = task_tgid_nr(current);
+	req->start = ktime_get();
+	kref_get(&dev->kref);
+	return req;
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_req_alloc);
+
+static bool az_blob_try_reserve(struct az_blob_dev *dev, struct az_blob_req *req,
+				int *err)
+{
+	bool done = true;
+
+	spin_lock_bh(&dev->lock);
+	if (dev->state == AZ_BLOB_DEV_REMOVED) {
+		*err = -ENODEV;
+	} else if (dev->nr_in_flight < dev->max_in_flight &&
+		   dev->nr_pinned + req->nr_pages <= dev->max_pinned) {
+		dev->nr_in_flight++;
+		dev->nr_pinned += req->nr_pages;
+		req->reserved = true;
+		*err = 0;
+	} else {
+		done = false;
+	}
+	spin_unlock_bh(&dev->lock);
+	return done;
+}
+
+/*
+ * Take the request's share of the device's in-flight and pinned-page
+ * budget, waiting (killably) while the device is over either bound. Nothing
+ * is pinned before this succeeds.
+ */
+static int az_blob_reserve(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	int err = 0;
+
+	if (wait_event_killable(dev->budget_wq,
+				az_blob_try_reserve(dev, req, &err)))
+		return -EINTR;
+	return err;
+}
+
+static void az_blob_unreserve(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	if (!req->reserved)
+		return;
+	spin_lock_bh(&dev->lock);
+	dev->nr_in_flight--;
+	dev->nr_pinned -= req->nr_pages;
+	spin_unlock_bh(&dev->lock);
+	req->reserved = false;
+	wake_up_all(&dev->budget_wq);
+}
+
+static void az_blob_unpin(struct az_blob_req *req)
+{
+	int i;
+
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		struct az_blob_buf *b = &req->bufs[i];
+		struct page **pages = req->pages + b->first_page;
+
+		if (!b->nr_pinned)
+			continue;
+		if (b->gup_flags & FOLL_WRITE)
+			unpin_user_pages_dirty_lock(pages, b->nr_pinned, true);
+		else
+			unpin_user_pages(pages, b->nr_pinned);
+		b->nr_pinned = 0;
+	}
+}
+
+/*
+ * Unpin and free a request. Process context only: unpinning dirty pages
+ * may sleep. Only called once the host no longer owns the request.
+ */
+static void az_blob_req_free(struct az_blob_req *req)
+{
+	struct az_blob_dev *dev = req->dev;
+
+	az_blob_unpin(req);
+	az_blob_unreserve(dev, req);
+	kvfree(req->desc);
+	kvfree(req->pages);
+	kfree(req);
+	az_blob_dev_put(dev);
+}
+
+static void az_blob_req_free_work(struct work_struct *work)
+{
+	az_blob_req_free(container_of(work, struct az_blob_req, free_work));
+}
+
+static int az_blob_pin(struct az_blob_req *req)
+{
+	int i;
+
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		struct az_blob_buf *b = &req->bufs[i];
+		struct page **pages = req->pages + b->first_page;
+		unsigned long start = b->uaddr & PAGE_MASK;
+		int ret;
+
+		if (!b->nr_pages)
+			continue;
+		ret = pin_user_pages_fast(start, b->nr_pages, b->gup_flags,
+					  pages);
+		if (ret > 0)
+			b->nr_pinned = ret;
+		if (ret != b->nr_pages) {
+			az_blob_unpin(req);
+			return ret < 0 ? ret : -EFAULT;
+		}
+	}
+	return 0;
+}
+
+/* The one place a request reaches the host; KUnit plays the host here. */
+static int az_blob_send(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_send, dev, req);
+
+	return vmbus_sendpacket_mpb_desc(dev->hdev->channel, req->desc,
+					 req->desc_size, &req->msg,
+					 sizeof(req->msg), (uintptr_t)req);
+}
+
+/*
+ * Hand a pinned request to the host. From the moment the packet is in the
+ * ring the host owns the request: the completion may even run before the
+ * send returns, so the request is on the pending list before it is sent.
+ */
+static int az_blob_submit(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	int ret;
+
+	for (;;) {
+		down_read(&dev->chan_rwsem);
+		if (dev->state != AZ_BLOB_DEV_OPEN) {
+			enum az_blob_dev_state state = dev->state;
+
+			up_read(&dev->chan_rwsem);
+			if (state == AZ_BLOB_DEV_REMOVED)
+				return -ENODEV;
+			/* Suspended: wait for resume or removal. */
+			if (wait_event_killable(dev->budget_wq,
+						READ_ONCE(dev->state) !=
+						AZ_BLOB_DEV_SUSPENDED))
+				return -EINTR;
+			continue;
+		}
+
+		spin_lock_bh(&dev->lock);
+		req->seq = ++dev->seq;
+		req->state = AZ_BLOB_REQ_HOST;
+		list_add_tail(&req->node, &dev->pending);
+		spin_unlock_bh(&dev->lock);
+
+		ret = az_blob_send(dev, req);
+		if (ret) {
+			spin_lock_bh(&dev->lock);
+			list_del_init(&req->node);
+			req->state = AZ_BLOB_REQ_NEW;
+			spin_unlock_bh(&dev->lock);
+		}
+		up_read(&dev->chan_rwsem);
+
+		if (ret != -EAGAIN)
+			break;
+		/* The ring is full; the host drains it without telling us. */
+		if (fatal_signal_pending(current))
+			return -EINTR;
+		usleep_range(AZ_BLOB_RING_FULL_SLEEP_US,
+			     2 * AZ_BLOB_RING_FULL_SLEEP_US);
+	}
+	if (ret)
+		return ret == -ENODEV ? -ENODEV : -EIO;
+
+	atomic64_inc(&dev->stats.submitted);
+	atomic64_add((u64)req->bufs[AZ_BLOB_BUF_DATA].len +
+		     req->bufs[AZ_BLOB_BUF_REQUEST].len +
+		     req->bufs[AZ_BLOB_BUF_RESPONSE].len, &dev->stats.bytes);
+	return 0;
+}
+
+/*
+ * The host is done with @req (it completed it, or the channel is closed):
+ * record the result and give the request back to whoever owns it now.
+ * Any context; the caller has already taken @req off the pending list.
+ */
+static void az_blob_req_finish(struct az_blob_req *req, int result,
+			       u32 status, u32 response_len)
+{
+	struct az_blob_dev *dev = req->dev;
+	enum az_blob_req_state prev;
+
+	req->result = result;
+	req->status = status;
+	req->response_len = response_len;
+	if (result || status)
+		atomic64_inc(&dev->stats.failed);
+	else
+		atomic64_inc(&dev->stats.completed);
+
+	spin_lock_bh(&dev->lock);
+	prev = req->state;
+	req->state = AZ_BLOB_REQ_DONE;
+	if (list_empty(&dev->pending))
+		wake_up_all(&dev->drain_wq);
+	spin_unlock_bh(&dev->lock);
+
+	if (prev == AZ_BLOB_REQ_ABANDONED)
+		queue_work(az_blob_wq, &req->free_work);
+	else
+		complete(&req->done);
+}
+
+/**
+ * az_blob_handle_packet() - handle one packet from the host
+ * @dev: the device
+ * @desc: the packet, already copied out of the ring by the VMBus core
+ *
+ * The host is not trusted: the packet type, its length, the transaction id
+ * and the lengths in the payload are all checked. A bad packet is logged
+ * (ratelimited) and dropped; it never completes a request it does not name.
+ *
+ * Context: the channel callback (softirq).
+ */
+VISIBLE_IF_KUNIT void az_blob_handle_packet(struct az_blob_dev *dev,
+					    const struct vmpacket_descriptor *desc)
+{
+	struct vmbus_channel *chan = dev->hdev->channel;
+	const struct az_blob_vsp_completion *comp;
+	struct az_blob_req *req;
+	u32 status, response_len;
+	u64 addr;
+
+	if (desc->type != VM_PKT_COMP) {
+		dev_err_ratelimited(&dev->hdev->device,
+				    "unexpected packet type %u from host\n",
+				    desc->type);
+		return;
+	}
+	if (hv_pkt_datalen(desc) < sizeof(*comp)) {
+		dev_err_ratelimited(&dev->hdev->device,
+				    "short completion from host (%u bytes)\n",
+				    hv_pkt_datalen(desc));
+		return;
+	}
+
+	addr = chan->request_addr_callback(chan, desc->trans_id);
+	if (addr == VMBUS_RQST_ERROR || addr == VMBUS_NO_RQSTOR || !addr) {
+		dev_err_ratelimited(&dev->hdev->device,
+				    "completion with invalid id %llu from host\n",
+				    desc->trans_id);
+		return;
+	}
+	req = (struct az_blob_req *)(uintptr_t)addr;
+
+	comp = hv_pkt_data(desc);
+	status = le32_to_cpu(comp->error);
+	response_len = le32_to_cpu(comp->response_len);
+
+	spin_lock(&dev->lock);
+	list_del_init(&req->node);
+	spin_unlock(&dev->lock);
+
+	if (response_len > req->bufs[AZ_BLOB_BUF_RESPONSE].len) {
+		dev_err_ratelimited(&dev->hdev->device,
+				    "host wrote %u bytes into a %u byte response buffer\n",
+				    response_len,
+				    req->bufs[AZ_BLOB_BUF_RESPONSE].len);
+		az_blob_req_finish(req, -EPROTO, status, 0);
+		return;
+	}
+	az_blob_req_finish(req, 0, status, response_len);
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_handle_packet);
+
+static void az_blob_on_channel_callback(void *context)
+{
+	struct az_blob_dev *dev = context;
+	const struct vmpacket_descriptor *desc;
+
+	foreach_vmbus_pkt(desc, dev->hdev->channel)
+		az_blob_handle_packet(dev, desc);
+}
+
+/*
+ * Fail every request the host still holds. Only after the channel is
+ * closed: the host can no longer complete (or touch) them.
+ */
+static void az_blob_fail_pending(struct az_blob_dev *dev, int err)
+{
+	struct az_blob_req *req;
+
+	spin_lock_bh(&dev->lock);
+	while ((req = list_first_entry_or_null(&dev->pending,
+					       struct az_blob_req, node))) {
+		list_del_init(&req->node);
+		spin_unlock_bh(&dev->lock);
+		az_blob_req_finish(req, err, 0, 0);
+		spin_lock_bh(&dev->lock);
+	}
+	spin_unlock_bh(&dev->lock);
+}
+
+/*
+ * Wait for the caller's request. Only a fatal signal ends the wait early;
+ * the request is then abandoned to the completion path, which frees it once
+ * the host is done with it.
+ */
+static int az_blob_wait(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	if (!wait_for_completion_killable(&req->done))
+		return 0;
+
+	spin_lock_bh(&dev->lock);
+	if (req->state == AZ_BLOB_REQ_HOST) {
+		req->state = AZ_BLOB_REQ_ABANDONED;
+		spin_unlock_bh(&dev->lock);
+		return -EINTR;
+	}
+	spin_unlock_bh(&dev->lock);
+	/* Completed while we were being killed: finish normally. */
+	wait_for_completion(&req->done);
+	return 0;
+}
+
+static long az_blob_ioctl_request(struct az_blob_dev *dev,
+				  struct az_blob_request_sync __user *uarg)
+{
+	struct az_blob_request_sync r;
+	struct az_blob_req *req;
+	long ret;
+
+	if (copy_from_user(&r, uarg, sizeof(r)))
+		return -EFAULT;
+	ret = az_blob_validate(&r);
+	if (ret)
+		return ret;
+	if (!access_ok(u64_to_user_ptr(r.request_buffer), r.request_len) ||
+	    !access_ok(u64_to_user_ptr(r.response_buffer), r.response_len) ||
+	    (r.data_len &&
+	     !access_ok(u64_to_user_ptr(r.data_buffer), r.data_len)))
+		return -EFAULT;
+
+	req = az_blob_req_alloc(dev, &r);
+	if (!req)
+		return -ENOMEM;
+	INIT_WORK(&req->free_work, az_blob_req_free_work);
+
+	ret = az_blob_reserve(dev, req);
+	if (ret)
+		goto free_req;
+	ret = az_blob_pin(req);
+	if (ret)
+		goto free_req;
+	az_blob_fill_desc(req);
+
+	ret = az_blob_submit(dev, req);
+	if (ret)
+		goto free_req;
+
+	ret = az_blob_wait(dev, req);
+	if (ret)
+		return ret;	/* the request now belongs to the host */
+
+	ret = req->result;
+	if (!ret) {
+		struct az_blob_request_sync_response out = {
+			.status = req->status,
+			.response_len = req->response_len,
+		};
+
+		if (copy_to_user(&uarg->response, &out, sizeof(out)))
+			ret = -EFAULT;
+	}
+free_req:
+	az_blob_req_free(req);
+	return ret;
+}
+
+static long az_blob_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	struct az_blob_dev *dev = file->private_data;
+
+	switch (cmd) {
+	case IOCTL_AZ_BLOB_DRIVER_USER_REQUEST:
+		return az_blob_ioctl_request(dev, (void __user *)arg);
+	default:
+		return -ENOTTY;
+	}
+}
+
+static int az_blob_fop_open(struct inode *inode, struct file *file)
+{
+	struct az_blob_dev *dev = container_of(file->private_data,
+					       struct az_blob_dev, misc);
+
+	/* misc_open() and misc_deregister() serialise: dev is alive here. */
+	kref_get(&dev->kref);
+	file->private_data = dev;
+	return 0;
+}
+
+static int az_blob_fop_release(struct inode *inode, struct file *file)
+{
+	az_blob_dev_put(file->private_data);
+	return 0;
+}
+
+static const struct file_operations az_blob_fops = {
+	.owner = THIS_MODULE,
+	.open = az_blob_fop_open,
+	.release = az_blob_fop_release,
+	.unlocked_ioctl = az_blob_ioctl,
+	.compat_ioctl = compat_ptr_ioctl,
+	.llseek = noop_llseek,
+};
+
+static struct az_blob_dev *az_blob_from_device(struct device *d)
+{
+	struct miscdevice *misc = dev_get_drvdata(d);
+
+	return container_of(misc, struct az_blob_dev, misc);
+}
+
+static ssize_t az_blob_stat_show(char *buf, const atomic64_t *counter)
+{
+	return sysfs_emit(buf, "%lld\n", atomic64_read(counter));
+}
+
+static ssize_t submitted_show(struct device *d, struct device_attribute *attr,
+			      char *buf)
+{
+	return az_blob_stat_show(buf, &az_blob_from_device(d)->stats.submitted);
+}
+static DEVICE_ATTR_RO(submitted);
+
+static ssize_t completed_show(struct device *d, struct device_attribute *attr,
+			      char *buf)
+{
+	return az_blob_stat_show(buf, &az_blob_from_device(d)->stats.completed);
+}
+static DEVICE_ATTR_RO(completed);
+
+static ssize_t failed_show(struct device *d, struct device_attribute *attr,
+			   char *buf)
+{
+	return az_blob_stat_show(buf, &az_blob_from_device(d)->stats.failed);
+}
+static DEVICE_ATTR_RO(failed);
+
+static ssize_t bytes_show(struct device *d, struct device_attribute *attr,
+			  char *buf)
+{
+	return az_blob_stat_show(buf, &az_blob_from_device(d)->stats.bytes);
+}
+static DEVICE_ATTR_RO(bytes);
+
+static ssize_t in_flight_show(struct device *d, struct device_attribute *attr,
+			      char *buf)
+{
+	struct az_blob_dev *dev = az_blob_from_device(d);
+
+	return sysfs_emit(buf, "%u\n", READ_ONCE(dev->nr_in_flight));
+}
+static DEVICE_ATTR_RO(in_flight);
+
+static ssize_t pinned_pages_show(struct device *d,
+				 struct device_attribute *attr, char *buf)
+{
+	struct az_blob_dev *dev = az_blob_from_device(d);
+
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(dev->nr_pinned));
+}
+static DEVICE_ATTR_RO(pinned_pages);
+
+static ssize_t max_in_flight_show(struct device *d,
+				  struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%u\n", az_blob_from_device(d)->max_in_flight);
+}
+static DEVICE_ATTR_RO(max_in_flight);
+
+static ssize_t max_pinned_pages_show(struct device *d,
+				     struct device_attribute *attr, char *buf)
+{
+	return sysfs_emit(buf, "%lu\n", az_blob_from_device(d)->max_pinned);
+}
+static DEVICE_ATTR_RO(max_pinned_pages);
+
+static struct attribute *az_blob_attrs[] = {
+	&dev_attr_submitted.attr,
+	&dev_attr_completed.attr,
+	&dev_attr_failed.attr,
+	&dev_attr_bytes.attr,
+	&dev_attr_in_flight.attr,
+	&dev_attr_pinned_pages.attr,
+	&dev_attr_max_in_flight.attr,
+	&dev_attr_max_pinned_pages.attr,
+	NULL
+};
+ATTRIBUTE_GROUPS(az_blob);
+
+static const char * const az_blob_req_state_names[] = {
+	[AZ_BLOB_REQ_NEW] = "new",
+	[AZ_BLOB_REQ_HOST] = "host",
+	[AZ_BLOB_REQ_ABANDONED] = "abandoned",
+	[AZ_BLOB_REQ_DONE] = "done",
+};
+
+static int az_blob_pending_show(struct seq_file *s, void *unused)
+{
+	struct az_blob_dev *dev = s->private;
+	struct az_blob_req *req;
+	ktime_t now = ktime_get();
+
+	seq_puts(s, "seq pid state age_ms request_len response_len data_len pages\n");
+	spin_lock_bh(&dev->lock);
+	list_for_each_entry(req, &dev->pending, node)
+		seq_printf(s, "%llu %d %s %lld %u %u %u %u\n", req->seq,
+			   req->pid, az_blob_req_state_names[req->state],
+			   ktime_ms_delta(now, req->start),
+			   req->bufs[AZ_BLOB_BUF_REQUEST].len,
+			   req->bufs[AZ_BLOB_BUF_RESPONSE].len,
+			   req->bufs[AZ_BLOB_BUF_DATA].len, req->nr_hvpages);
+	spin_unlock_bh(&dev->lock);
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(az_blob_pending);
+
+static int az_blob_open_channel(struct az_blob_dev *dev)
+{
+	struct vmbus_channel *chan = dev->hdev->channel;
+
+	chan->max_pkt_size = AZ_BLOB_MAX_PKT_SIZE;
+	chan->rqstor_size = AZ_BLOB_RQSTOR_SIZE;
+	chan->next_request_id_callback = vmbus_next_request_id;
+	chan->request_addr_callback = vmbus_request_addr;
+
+	return vmbus_open(chan, VMBUS_RING_SIZE(AZ_BLOB_RING_SIZE),
+			  VMBUS_RING_SIZE(AZ_BLOB_RING_SIZE), NULL, 0,
+			  az_blob_on_channel_callback, dev);
+}
+
+/*
+ * Stop new requests, give the host a bounded time to complete what it
+ * holds (unless it is gone), close the channel and fail what is left.
+ * Called with no lock held; @state is the state the device moves to.
+ */
+static void az_blob_close_channel(struct az_blob_dev *dev,
+				  enum az_blob_dev_state state, int err)
+{
+	struct vmbus_channel *chan = dev->hdev->channel;
+
+	down_write(&dev->chan_rwsem);
+	spin_lock_bh(&dev->lock);
+	dev->state = state;
+	spin_unlock_bh(&dev->lock);
+	up_write(&dev->chan_rwsem);
+	/* Waiters for budget or resume re-check the state. */
+	wake_up_all(&dev->budget_wq);
+
+	if (!chan->rescind)
+		wait_event_timeout(dev->drain_wq, az_blob_pending_empty(dev),
+				   AZ_BLOB_DRAIN_TIMEOUT);
+	vmbus_close(chan);
+	az_blob_fail_pending(dev, err);
+}
+
+static int az_blob_probe(struct hv_device *hdev,
+			 const struct hv_vmbus_device_id *id)
+{
+	struct az_blob_dev *dev;
+	int ret;
+
+	if (hv_is_isolation_supported()) {
+		dev_err(&hdev->device,
+			"not supported in isolated VMs: the host cannot reach private pages\n");
+		return -EOPNOTSUPP;
+	}
+
+	dev = kzalloc(sizeof(*dev), GFP_KERNEL);
+	if (!dev)
+		return -ENOMEM;
+	kref_init(&dev->kref);
+	dev->hdev = hdev;
+	init_rwsem(&dev->chan_rwsem);
+	spin_lock_init(&dev->lock);
+	INIT_LIST_HEAD(&dev->pending);
+	init_waitqueue_head(&dev->budget_wq);
+	init_waitqueue_head(&dev->drain_wq);
+	dev->state = AZ_BLOB_DEV_OPEN;
+	dev->max_in_flight = AZ_BLOB_RQSTOR_SIZE;
+	dev->max_pinned = clamp(totalram_pages() / 4, AZ_BLOB_MIN_PINNED,
+				AZ_BLOB_MAX_PINNED);
+
+	dev->id = ida_alloc(&az_blob_ida, GFP_KERNEL);
+	if (dev->id < 0) {
+		ret = dev->id;
+		goto free_dev;
+	}
+	if (dev->id)
+		snprintf(dev->name, sizeof(dev->name), "azure_blob%d", dev->id);
+	else
+		strscpy(dev->name, "azure_blob", sizeof(dev->name));
+
+	hv_set_drvdata(hdev, dev);
+	ret = az_blob_open_channel(dev);
+	if (ret) {
+		dev_err(&hdev->device, "cannot open channel: %d\n", ret);
+		goto free_id;
+	}
+
+	dev->misc = (struct miscdevice) {
+		.minor = MISC_DYNAMIC_MINOR,
+		.name = dev->name,
+		.fops = &az_blob_fops,
+		.parent = &hdev->device,
+		.groups = az_blob_groups,
+		.mode = 0600,
+	};
+	ret = misc_register(&dev->misc);
+	if (ret) {
+		dev_err(&hdev->device, "cannot register %s: %d\n", dev->name,
+			ret);
+		goto close_channel;
+	}
+
+	dev->debugfs = debugfs_create_dir(dev->name, az_blob_debugfs_root);
+	debugfs_create_file("pending", 0400, dev->debugfs, dev,
+			    &az_blob_pending_fops);
+	return 0;
+
+close_channel:
+	vmbus_close(hdev->channel);
+free_id:
+	ida_free(&az_blob_ida, dev->id);
+free_dev:
+	az_blob_dev_put(dev);
+	return ret;
+}
+
+static void az_blob_remove(struct hv_device *hdev)
+{
+	struct az_blob_dev *dev = hv_get_drvdata(hdev);
+
+	/* No new opens; open files keep @dev (not the channel) alive. */
+	misc_deregister(&dev->misc);
+	debugfs_remove(dev->debugfs);
+	az_blob_close_channel(dev, AZ_BLOB_DEV_REMOVED, -ENODEV);
+	ida_free(&az_blob_ida, dev->id);
+	az_blob_dev_put(dev);
+}
+
+static int az_blob_suspend(struct hv_device *hdev)
+{
+	struct az_blob_dev *dev = hv_get_drvdata(hdev);
+
+	az_blob_close_channel(dev, AZ_BLOB_DEV_SUSPENDED, -EIO);
+	return 0;
+}
+
+static int az_blob_resume(struct hv_device *hdev)
+{
+	struct az_blob_dev *dev = hv_get_drvdata(hdev);
+	int ret;
+
+	ret = az_blob_open_channel(dev);
+	if (ret) {
+		dev_err(&hdev->device, "cannot reopen channel: %d\n", ret);
+		return ret;
+	}
+	down_write(&dev->chan_rwsem);
+	spin_lock_bh(&dev->lock);
+	dev->state = AZ_BLOB_DEV_OPEN;
+	spin_unlock_bh(&dev->lock);
+	up_write(&dev->chan_rwsem);
+	wake_up_all(&dev->budget_wq);
+	return 0;
+}
+
+static const struct hv_vmbus_device_id az_blob_id_table[] = {
+	{ HV_AZURE_BLOB_GUID, },
+	{ },
+};
+MODULE_DEVICE_TABLE(vmbus, az_blob_id_table);
+
+static struct hv_driver az_blob_drv = {
+	.name = KBUILD_MODNAME,
+	.id_table = az_blob_id_table,
+	.probe = az_blob_probe,
+	.remove = az_blob_remove,
+	.suspend = az_blob_suspend,
+	.resume = az_blob_resume,
+	.driver = {
+		.probe_type = PROBE_PREFER_ASYNCHRONOUS,
+	},
+};
+
+static int __init az_blob_init(void)
+{
+	int ret;
+
+	az_blob_wq = alloc_workqueue("hv_azure_blob", 0, 0);
+	if (!az_blob_wq)
+		return -ENOMEM;
+	az_blob_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+
+	ret = vmbus_driver_register(&az_blob_drv);
+	if (ret) {
+		debugfs_remove(az_blob_debugfs_root);
+		destroy_workqueue(az_blob_wq);
+	}
+	return ret;
+}
+
+static void __exit az_blob_exit(void)
+{
+	vmbus_driver_unregister(&az_blob_drv);
+	/* Requests abandoned by killed callers are freed by now. */
+	destroy_workqueue(az_blob_wq);
+	debugfs_remove(az_blob_debugfs_root);
+}
+
+module_init(az_blob_init);
+module_exit(az_blob_exit);
+
+MODULE_DESCRIPTION("Microsoft Azure Blob VMBus driver");
+MODULE_LICENSE("GPL");
