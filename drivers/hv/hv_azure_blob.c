@@ -23,6 +23,7 @@
 #include <linux/delay.h>
 #include <linux/hyperv.h>
 #include <linux/idr.h>
+#include <linux/io_uring/cmd.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -344,19 +345,29 @@ static void az_blob_unpin(struct az_blob_req *req)
 }
 
 /*
- * Unpin and free a request. Process context only: unpinning dirty pages
- * may sleep. Only called once the host no longer owns the request.
+ * Unpin a request's pages and return its budget. Process context only:
+ * unpinning dirty pages may sleep. Only once the host no longer owns them.
  */
-static void az_blob_req_free(struct az_blob_req *req)
+static void az_blob_req_release_pages(struct az_blob_req *req)
+{
+	az_blob_unpin(req);
+	az_blob_unreserve(req->dev, req);
+}
+
+static void az_blob_req_destroy(struct az_blob_req *req)
 {
 	struct az_blob_dev *dev = req->dev;
 
-	az_blob_unpin(req);
-	az_blob_unreserve(dev, req);
 	kvfree(req->desc);
 	kvfree(req->pages);
 	kfree(req);
 	az_blob_dev_put(dev);
+}
+
+static void az_blob_req_free(struct az_blob_req *req)
+{
+	az_blob_req_release_pages(req);
+	az_blob_req_destroy(req);
 }
 
 static void az_blob_req_free_work(struct work_struct *work)
@@ -456,6 +467,9 @@ static int az_blob_submit(struct az_blob_dev *dev, struct az_blob_req *req)
 	return 0;
 }
 
+static void az_blob_uring_done(struct io_uring_cmd *cmd,
+			       unsigned int issue_flags);
+
 /*
  * The host is done with @req (it completed it, or the channel is closed):
  * record the result and give the request back to whoever owns it now.
@@ -484,6 +498,8 @@ static void az_blob_req_finish(struct az_blob_req *req, int result,
 
 	if (prev == AZ_BLOB_REQ_ABANDONED)
 		queue_work(az_blob_wq, &req->free_work);
+	else if (req->cmd)
+		io_uring_cmd_complete_in_task(req->cmd, az_blob_uring_done);
 	else
 		complete(&req->done);
 }
@@ -600,6 +616,46 @@ static int az_blob_wait(struct az_blob_dev *dev, struct az_blob_req *req)
 	return 0;
 }
 
+/*
+ * Everything before a request reaches the host: validate, allocate, take
+ * budget, pin, build the packet. With @nowait, fail with -EAGAIN instead of
+ * waiting for budget.
+ */
+static struct az_blob_req *az_blob_prepare(struct az_blob_dev *dev,
+					   const struct az_blob_request_sync *r,
+					   bool nowait)
+{
+	struct az_blob_req *req;
+	int ret;
+
+	ret = az_blob_validate(r);
+	if (ret)
+		return ERR_PTR(ret);
+	if (!access_ok(u64_to_user_ptr(r->request_buffer), r->request_len) ||
+	    !access_ok(u64_to_user_ptr(r->response_buffer), r->response_len) ||
+	    (r->data_len &&
+	     !access_ok(u64_to_user_ptr(r->data_buffer), r->data_len)))
+		return ERR_PTR(-EFAULT);
+
+	req = az_blob_req_alloc(dev, r);
+	if (!req)
+		return ERR_PTR(-ENOMEM);
+	INIT_WORK(&req->free_work, az_blob_req_free_work);
+
+	if (!nowait)
+		ret = az_blob_reserve(dev, req);
+	else if (!az_blob_try_reserve(dev, req, &ret))
+		ret = -EAGAIN;
+	if (!ret)
+		ret = az_blob_pin(req);
+	if (ret) {
+		az_blob_req_free(req);
+		return ERR_PTR(ret);
+	}
+	az_blob_fill_desc(req);
+	return req;
+}
+
 static long az_blob_ioctl_request(struct az_blob_dev *dev,
 				  struct az_blob_request_sync __user *uarg)
 {
@@ -609,27 +665,9 @@ static long az_blob_ioctl_request(struct az_blob_dev *dev,
 
 	if (copy_from_user(&r, uarg, sizeof(r)))
 		return -EFAULT;
-	ret = az_blob_validate(&r);
-	if (ret)
-		return ret;
-	if (!access_ok(u64_to_user_ptr(r.request_buffer), r.request_len) ||
-	    !access_ok(u64_to_user_ptr(r.response_buffer), r.response_len) ||
-	    (r.data_len &&
-	     !access_ok(u64_to_user_ptr(r.data_buffer), r.data_len)))
-		return -EFAULT;
-
-	req = az_blob_req_alloc(dev, &r);
-	if (!req)
-		return -ENOMEM;
-	INIT_WORK(&req->free_work, az_blob_req_free_work);
-
-	ret = az_blob_reserve(dev, req);
-	if (ret)
-		goto free_req;
-	ret = az_blob_pin(req);
-	if (ret)
-		goto free_req;
-	az_blob_fill_desc(req);
+	req = az_blob_prepare(dev, &r, false);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
 
 	ret = az_blob_submit(dev, req);
 	if (ret)
@@ -667,6 +705,130 @@ static long az_blob_ioctl(struct file *file, unsigned int cmd,
 	}
 }
 
+/* What a command keeps in its io_uring pdu. */
+struct az_blob_uring_pdu {
+	struct az_blob_req *req;
+};
+
+static struct az_blob_req *az_blob_uring_req(struct io_uring_cmd *cmd)
+{
+	return io_uring_cmd_to_pdu(cmd, struct az_blob_uring_pdu)->req;
+}
+
+/* Task work: the host is done with the command's request. */
+static void az_blob_uring_done(struct io_uring_cmd *cmd,
+			       unsigned int issue_flags)
+{
+	struct az_blob_req *req = az_blob_uring_req(cmd);
+	int ret = req->result;
+	u64 res2 = 0;
+
+	if (!ret)
+		res2 = req->status | (u64)req->response_len << 32;
+	az_blob_req_release_pages(req);
+	io_uring_cmd_done(cmd, ret, res2, issue_flags);
+	az_blob_req_destroy(req);
+}
+
+/*
+ * The ring is going away. A command the host still holds is completed now
+ * with -ECANCELED and its request abandoned to the completion path, which
+ * frees it once the host is done; one the host already completed is left
+ * to its pending task work, so each command completes exactly once.
+ */
+static int az_blob_uring_cancel(struct az_blob_dev *dev,
+				struct io_uring_cmd *cmd,
+				unsigned int issue_flags)
+{
+	struct az_blob_req *req = az_blob_uring_req(cmd);
+	bool cancel = false;
+
+	spin_lock_bh(&dev->lock);
+	if (req->state == AZ_BLOB_REQ_HOST) {
+		req->state = AZ_BLOB_REQ_ABANDONED;
+		req->cmd = NULL;
+		cancel = true;
+	}
+	spin_unlock_bh(&dev->lock);
+
+	if (cancel)
+		io_uring_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+	return 0;
+}
+
+static void az_blob_uring_read_sqe(struct az_blob_request_sync *r,
+				   const struct az_blob_request_sync *s)
+{
+	memcpy(r->guid, s->guid, sizeof(r->guid));
+	r->timeout = READ_ONCE(s->timeout);
+	r->request_len = READ_ONCE(s->request_len);
+	r->response_len = READ_ONCE(s->response_len);
+	r->data_len = READ_ONCE(s->data_len);
+	r->data_valid = READ_ONCE(s->data_valid);
+	r->reserved = READ_ONCE(s->reserved);
+	r->request_buffer = READ_ONCE(s->request_buffer);
+	r->response_buffer = READ_ONCE(s->response_buffer);
+	r->data_buffer = READ_ONCE(s->data_buffer);
+}
+
+static int az_blob_uring_request(struct az_blob_dev *dev,
+				 struct io_uring_cmd *cmd,
+				 unsigned int issue_flags)
+{
+	const struct az_blob_request_sync *s = io_uring_sqe_cmd(cmd->sqe);
+	struct az_blob_request_sync r = { };
+	struct az_blob_req *req;
+	int ret;
+
+	/* The command area of a 128-byte SQE: the request and 8 spare bytes. */
+	BUILD_BUG_ON(sizeof(*s) + sizeof(u64) !=
+		     2 * sizeof(struct io_uring_sqe) -
+		     offsetof(struct io_uring_sqe, cmd));
+	if (!(issue_flags & IO_URING_F_SQE128) ||
+	    !(issue_flags & IO_URING_F_CQE32))
+		return -EINVAL;
+	az_blob_uring_read_sqe(&r, s);
+	/* The 8 bytes after the request in the 80-byte command area. */
+	if (READ_ONCE(*(const u64 *)(s + 1)))
+		return -EINVAL;
+
+	req = az_blob_prepare(dev, &r, issue_flags & IO_URING_F_NONBLOCK);
+	if (IS_ERR(req))
+		return PTR_ERR(req);
+	req->cmd = cmd;
+	io_uring_cmd_to_pdu(cmd, struct az_blob_uring_pdu)->req = req;
+
+	/*
+	 * Cancelable before the host can complete it: the completion may run
+	 * on another CPU before az_blob_submit() returns. From here on the
+	 * command is completed with io_uring_cmd_done(), never by a return.
+	 */
+	io_uring_cmd_mark_cancelable(cmd, issue_flags);
+	ret = az_blob_submit(dev, req);
+	if (ret) {
+		az_blob_req_release_pages(req);
+		io_uring_cmd_done(cmd, ret, 0, issue_flags);
+		az_blob_req_destroy(req);
+	}
+	return -EIOCBQUEUED;
+}
+
+static int az_blob_uring_cmd(struct io_uring_cmd *cmd,
+			     unsigned int issue_flags)
+{
+	struct az_blob_dev *dev = cmd->file->private_data;
+
+	if (issue_flags & IO_URING_F_CANCEL)
+		return az_blob_uring_cancel(dev, cmd, issue_flags);
+
+	switch (cmd->cmd_op) {
+	case AZ_BLOB_URING_CMD_REQUEST:
+		return az_blob_uring_request(dev, cmd, issue_flags);
+	default:
+		return -ENOTTY;
+	}
+}
+
 static int az_blob_fop_open(struct inode *inode, struct file *file)
 {
 	struct az_blob_dev *dev = container_of(file->private_data,
@@ -690,6 +852,7 @@ static const struct file_operations az_blob_fops = {
 	.release = az_blob_fop_release,
 	.unlocked_ioctl = az_blob_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
+	.uring_cmd = az_blob_uring_cmd,
 	.llseek = noop_llseek,
 };
 

@@ -21,6 +21,7 @@
 #include <linux/workqueue.h>
 
 struct az_blob_request_sync;
+struct io_uring_cmd;
 
 #define AZ_BLOB_VSP_VERSION		0
 #define AZ_BLOB_VSP_OP_USER_REQUEST	0x100
@@ -195,6 +196,8 @@ struct az_blob_dev {
  * @node: entry in &az_blob_dev.pending while the host owns the request
  * @done: completed when the host is done with the request
  * @free_work: frees an abandoned request after the host completed it
+ * @cmd: the io_uring command that carries the request, or NULL for the
+ *	ioctl; cleared when the command is cancelled
  * @state: owner of the request, under &az_blob_dev.lock
  * @reserved: the request holds its share of the device's budget
  * @result: 0, -EPROTO (bad completion) or the error that ended it
@@ -216,6 +219,7 @@ struct az_blob_req {
 	struct list_head node;
 	struct completion done;
 	struct work_struct free_work;
+	struct io_uring_cmd *cmd;
 	enum az_blob_req_state state;
 	bool reserved;
 	int result;

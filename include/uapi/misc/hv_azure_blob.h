@@ -105,4 +105,33 @@ struct az_blob_request_sync {
 #define IOCTL_AZ_BLOB_DRIVER_USER_REQUEST \
 	_IOWR(AZ_BLOB_MAGIC_NUMBER, 0xf0, struct az_blob_request_sync)
 
+/**
+ * AZ_BLOB_URING_CMD_REQUEST - run one request asynchronously (io_uring)
+ *
+ * The ``cmd_op`` of an ``IORING_OP_URING_CMD`` submission on an open
+ * /dev/azure_blob file. The ring must be set up with ``IORING_SETUP_SQE128``
+ * and ``IORING_SETUP_CQE32``. The submission's 80-byte command area holds a
+ * &struct az_blob_request_sync (72 bytes) followed by 8 bytes that must be
+ * zero; the fields and their checks are those of the ioctl, and its
+ * @response member is ignored. The kernel reads the command area once, when
+ * the command is issued.
+ *
+ * The completion's ``res`` is 0 when the host completed the request, else a
+ * negative errno: those of %IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, %EINVAL also
+ * for a ring without SQE128/CQE32 or non-zero trailing bytes, and
+ * %ECANCELED when the ring is torn down before the host completes (the
+ * buffers then stay pinned until it does). When ``res`` is 0, ``big_cqe[0]``
+ * holds ``status | (u64)response_len << 32`` (see
+ * AZ_BLOB_URING_STATUS() and AZ_BLOB_URING_RESPONSE_LEN()).
+ *
+ * Requests on one file run concurrently, up to the device's bounds; the
+ * buffers must stay valid (mapped) until the completion arrives.
+ */
+#define AZ_BLOB_URING_CMD_REQUEST \
+	_IOWR(AZ_BLOB_MAGIC_NUMBER, 0xf1, struct az_blob_request_sync)
+
+/* Decode big_cqe[0] of a successful AZ_BLOB_URING_CMD_REQUEST completion. */
+#define AZ_BLOB_URING_STATUS(big_cqe0)		((__u32)(big_cqe0))
+#define AZ_BLOB_URING_RESPONSE_LEN(big_cqe0)	((__u32)((big_cqe0) >> 32))
+
 #endif /* _UAPI_MISC_HV_AZURE_BLOB_H */
