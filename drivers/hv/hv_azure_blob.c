@@ -1000,10 +1000,14 @@ static void az_blob_close_channel(struct az_blob_dev *dev,
 	/* Waiters for budget or resume re-check the state. */
 	wake_up_all(&dev->budget_wq);
 
+	/* Suspended earlier, or a failed resume: nothing left to close. */
+	if (!dev->chan_open)
+		return;
 	if (!chan->rescind)
 		wait_event_timeout(dev->drain_wq, az_blob_pending_empty(dev),
 				   AZ_BLOB_DRAIN_TIMEOUT);
 	vmbus_close(chan);
+	dev->chan_open = false;
 	az_blob_fail_pending(dev, err);
 }
 
@@ -1050,6 +1054,7 @@ static int az_blob_probe(struct hv_device *hdev,
 		dev_err(&hdev->device, "cannot open channel: %d\n", ret);
 		goto free_id;
 	}
+	dev->chan_open = true;
 
 	dev->misc = (struct miscdevice) {
 		.minor = MISC_DYNAMIC_MINOR,
@@ -1110,6 +1115,7 @@ static int az_blob_resume(struct hv_device *hdev)
 		dev_err(&hdev->device, "cannot reopen channel: %d\n", ret);
 		return ret;
 	}
+	dev->chan_open = true;
 	down_write(&dev->chan_rwsem);
 	spin_lock_bh(&dev->lock);
 	dev->state = AZ_BLOB_DEV_OPEN;

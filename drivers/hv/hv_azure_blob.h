@@ -153,6 +153,8 @@ struct az_blob_stats {
  * @name: the misc device name
  * @id: index of the device among this driver's devices
  * @debugfs: per-device debugfs directory
+ * @chan_open: the channel is open; changed only by probe, remove, suspend
+ *	and resume, which the driver core serialises
  * @chan_rwsem: held for reading while a request is sent to the channel and
  *	for writing while @state changes, so the channel is never closed under
  *	a sender
@@ -176,6 +178,7 @@ struct az_blob_dev {
 	char name[24];
 	int id;
 	struct dentry *debugfs;
+	bool chan_open;
 	struct rw_semaphore chan_rwsem; /* senders vs. channel close */
 	spinlock_t lock; /* state, pending list, budgets, request states */
 	enum az_blob_dev_state state;
