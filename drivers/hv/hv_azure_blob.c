@@ -400,7 +400,8 @@ static int az_blob_pin(struct az_blob_req *req)
 }
 
 /* The one place a request reaches the host; KUnit plays the host here. */
-static int az_blob_send(struct az_blob_dev *dev, struct az_blob_req *req)
+VISIBLE_IF_KUNIT int az_blob_send(struct az_blob_dev *dev,
+				  struct az_blob_req *req)
 {
 	KUNIT_STATIC_STUB_REDIRECT(az_blob_send, dev, req);
 
@@ -408,6 +409,7 @@ static int az_blob_send(struct az_blob_dev *dev, struct az_blob_req *req)
 					 req->desc_size, &req->msg,
 					 sizeof(req->msg), (uintptr_t)req);
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_send);
 
 /*
  * Hand a pinned request to the host. From the moment the packet is in the
@@ -656,8 +658,9 @@ static struct az_blob_req *az_blob_prepare(struct az_blob_dev *dev,
 	return req;
 }
 
-static long az_blob_ioctl_request(struct az_blob_dev *dev,
-				  struct az_blob_request_sync __user *uarg)
+VISIBLE_IF_KUNIT long
+az_blob_ioctl_request(struct az_blob_dev *dev,
+		      struct az_blob_request_sync __user *uarg)
 {
 	struct az_blob_request_sync r;
 	struct az_blob_req *req;
@@ -691,6 +694,7 @@ free_req:
 	az_blob_req_free(req);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_ioctl_request);
 
 static long az_blob_ioctl(struct file *file, unsigned int cmd,
 			  unsigned long arg)
@@ -813,8 +817,8 @@ static int az_blob_uring_request(struct az_blob_dev *dev,
 	return -EIOCBQUEUED;
 }
 
-static int az_blob_uring_cmd(struct io_uring_cmd *cmd,
-			     unsigned int issue_flags)
+VISIBLE_IF_KUNIT int az_blob_uring_cmd(struct io_uring_cmd *cmd,
+				       unsigned int issue_flags)
 {
 	struct az_blob_dev *dev = cmd->file->private_data;
 
@@ -828,6 +832,7 @@ static int az_blob_uring_cmd(struct io_uring_cmd *cmd,
 		return -ENOTTY;
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_uring_cmd);
 
 static int az_blob_fop_open(struct inode *inode, struct file *file)
 {
@@ -968,9 +973,12 @@ static int az_blob_pending_show(struct seq_file *s, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(az_blob_pending);
 
-static int az_blob_open_channel(struct az_blob_dev *dev)
+/* Open the channel; KUnit replaces this to run without a host. */
+VISIBLE_IF_KUNIT int az_blob_open_channel(struct az_blob_dev *dev)
 {
 	struct vmbus_channel *chan = dev->hdev->channel;
+
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_open_channel, dev);
 
 	chan->max_pkt_size = AZ_BLOB_MAX_PKT_SIZE;
 	chan->rqstor_size = AZ_BLOB_RQSTOR_SIZE;
@@ -981,6 +989,16 @@ static int az_blob_open_channel(struct az_blob_dev *dev)
 			  VMBUS_RING_SIZE(AZ_BLOB_RING_SIZE), NULL, 0,
 			  az_blob_on_channel_callback, dev);
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_open_channel);
+
+/* Close the channel; KUnit replaces this to run without a host. */
+VISIBLE_IF_KUNIT void az_blob_vmbus_close(struct az_blob_dev *dev)
+{
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_vmbus_close, dev);
+
+	vmbus_close(dev->hdev->channel);
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_vmbus_close);
 
 /*
  * Stop new requests, give the host a bounded time to complete what it
@@ -1006,13 +1024,13 @@ static void az_blob_close_channel(struct az_blob_dev *dev,
 	if (!chan->rescind)
 		wait_event_timeout(dev->drain_wq, az_blob_pending_empty(dev),
 				   AZ_BLOB_DRAIN_TIMEOUT);
-	vmbus_close(chan);
+	az_blob_vmbus_close(dev);
 	dev->chan_open = false;
 	az_blob_fail_pending(dev, err);
 }
 
-static int az_blob_probe(struct hv_device *hdev,
-			 const struct hv_vmbus_device_id *id)
+VISIBLE_IF_KUNIT int az_blob_probe(struct hv_device *hdev,
+				   const struct hv_vmbus_device_id *id)
 {
 	struct az_blob_dev *dev;
 	int ret;
@@ -1077,15 +1095,16 @@ static int az_blob_probe(struct hv_device *hdev,
 	return 0;
 
 close_channel:
-	vmbus_close(hdev->channel);
+	az_blob_vmbus_close(dev);
 free_id:
 	ida_free(&az_blob_ida, dev->id);
 free_dev:
 	az_blob_dev_put(dev);
 	return ret;
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_probe);
 
-static void az_blob_remove(struct hv_device *hdev)
+VISIBLE_IF_KUNIT void az_blob_remove(struct hv_device *hdev)
 {
 	struct az_blob_dev *dev = hv_get_drvdata(hdev);
 
@@ -1096,6 +1115,7 @@ static void az_blob_remove(struct hv_device *hdev)
 	ida_free(&az_blob_ida, dev->id);
 	az_blob_dev_put(dev);
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_remove);
 
 static int az_blob_suspend(struct hv_device *hdev)
 {

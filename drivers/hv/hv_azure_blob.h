@@ -265,6 +265,14 @@ struct az_blob_req *az_blob_req_alloc(struct az_blob_dev *dev,
 				      const struct az_blob_request_sync *r);
 void az_blob_handle_packet(struct az_blob_dev *dev,
 			   const struct vmpacket_descriptor *desc);
+int az_blob_send(struct az_blob_dev *dev, struct az_blob_req *req);
+int az_blob_open_channel(struct az_blob_dev *dev);
+void az_blob_vmbus_close(struct az_blob_dev *dev);
+long az_blob_ioctl_request(struct az_blob_dev *dev,
+			   struct az_blob_request_sync __user *uarg);
+int az_blob_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
+int az_blob_probe(struct hv_device *hdev, const struct hv_vmbus_device_id *id);
+void az_blob_remove(struct hv_device *hdev);
 #endif
 
 #endif /* _HV_AZURE_BLOB_H */
