@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The fixture every Azure Blob selftest uses. Include after
+ * kselftest_harness.h.
+ *
+ * Setup skips when /dev/azure_blob is absent (and, for tests that steer the
+ * emulated host, when the rig's control file is absent), brings the rig to
+ * its neutral state and arms the watchdog. Teardown resets the rig, so a
+ * failed test never leaves a fault, a held request or a second device
+ * behind.
+ *
+ * Copyright (c) 2026 The hv_azure_blob authors
+ */
+#ifndef _AZBLOB_FIXTURE_H
+#define _AZBLOB_FIXTURE_H
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "azblob_lib.h"
+
+/* Watchdog for one test; the harness timeout must be longer. */
+#define AZB_GUARD_SEC		20
+#define AZB_LONG_GUARD_SEC	100
+#define AZB_LONG_TIMEOUT	120
+
+#define AZB_FIXTURE(name, need_rig, guard_sec)				\
+FIXTURE(name) {								\
+	int fd;								\
+	bool rig;							\
+};									\
+FIXTURE_SETUP(name)							\
+{									\
+	self->fd = -1;							\
+	self->rig = azb_have_rig();					\
+	if (need_rig && !self->rig)					\
+		SKIP(return, "no emulated host (%s)", AZB_HOST_CTL);	\
+	if (self->rig)							\
+		ASSERT_EQ(0, azb_rig_clean());				\
+	if (!azb_have_dev())						\
+		SKIP(return, "%s absent", AZB_DEV);			\
+	self->fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);			\
+	ASSERT_LE(0, self->fd);						\
+	azb_guard_arm(guard_sec);					\
+}									\
+FIXTURE_TEARDOWN(name)							\
+{									\
+	azb_guard_disarm();						\
+	if (self->fd >= 0)						\
+		close(self->fd);					\
+	if (self->rig)							\
+		EXPECT_EQ(0, azb_rig_clean());				\
+	EXPECT_EQ(0, azb_guard_fired);					\
+}
+
+#endif /* _AZBLOB_FIXTURE_H */
