@@ -20,7 +20,7 @@
 #include "kselftest_harness.h"
 #include "azblob_fixture.h"
 
-AZB_FIXTURE(abi, false, AZB_LONG_GUARD_SEC)
+AZB_FIXTURE(abi, false)
 
 #define PG		AZB_PAGE
 

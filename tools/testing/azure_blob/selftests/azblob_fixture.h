@@ -19,12 +19,12 @@
 
 #include "azblob_lib.h"
 
-/* Watchdog for one test; the harness timeout must be longer. */
-#define AZB_GUARD_SEC		20
-#define AZB_LONG_GUARD_SEC	100
+/* Harness timeout of the long tests (the default is 30 s). */
 #define AZB_LONG_TIMEOUT	120
+/* The watchdog fires this long before the harness's timeout. */
+#define AZB_GUARD_MARGIN	8
 
-#define AZB_FIXTURE(name, need_rig, guard_sec)				\
+#define AZB_FIXTURE(name, need_rig)					\
 FIXTURE(name) {								\
 	int fd;								\
 	bool rig;							\
@@ -41,7 +41,9 @@ FIXTURE_SETUP(name)							\
 		SKIP(return, "%s absent", AZB_DEV);			\
 	self->fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);			\
 	ASSERT_LE(0, self->fd);						\
-	azb_guard_arm(guard_sec);					\
+	azb_guard_arm(_metadata->timeout > 2 * AZB_GUARD_MARGIN ?	\
+		      _metadata->timeout - AZB_GUARD_MARGIN :		\
+		      _metadata->timeout / 2);				\
 }									\
 FIXTURE_TEARDOWN(name)							\
 {									\

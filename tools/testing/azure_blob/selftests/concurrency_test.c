@@ -18,7 +18,7 @@
 #include "kselftest_harness.h"
 #include "azblob_fixture.h"
 
-AZB_FIXTURE(conc, true, AZB_LONG_GUARD_SEC)
+AZB_FIXTURE(conc, true)
 
 #define NR_THREADS	16
 #define NR_REQUESTS	200

@@ -15,7 +15,7 @@
 #include "kselftest_harness.h"
 #include "azblob_fixture.h"
 
-AZB_FIXTURE(echo, true, AZB_LONG_GUARD_SEC)
+AZB_FIXTURE(echo, true)
 
 #define PG		AZB_PAGE
 #define POISON		0xa5

@@ -21,7 +21,7 @@
 #include "kselftest_harness.h"
 #include "azblob_fixture.h"
 
-AZB_FIXTURE(life, true, AZB_LONG_GUARD_SEC)
+AZB_FIXTURE(life, true)
 
 #define PG		AZB_PAGE
 

@@ -20,7 +20,7 @@
 #include "kselftest_harness.h"
 #include "azblob_fixture.h"
 
-AZB_FIXTURE(sig, true, AZB_GUARD_SEC)
+AZB_FIXTURE(sig, true)
 
 #define PG		AZB_PAGE
 #define DATA_PAGES	16

@@ -18,7 +18,7 @@
 #include "kselftest_harness.h"
 #include "azblob_fixture.h"
 
-AZB_FIXTURE(stats, true, AZB_GUARD_SEC)
+AZB_FIXTURE(stats, true)
 
 #define PG		AZB_PAGE
 #define PENDING		AZB_DEBUGFS "/azure_blob/pending"
