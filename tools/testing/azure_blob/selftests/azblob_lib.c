@@ -19,6 +19,8 @@
 
 #include "azblob_lib.h"
 
+static volatile ssize_t azb_ignore;
+
 uint32_t azb_fnv1a32(const void *buf, size_t len)
 {
 	const uint8_t *p = buf;
@@ -333,10 +335,22 @@ int azb_read_vmstat(const char *key, long *val)
 	return ret;
 }
 
+void azb_vmstat_refresh(void)
+{
+	int fd = open("/proc/sys/vm/stat_refresh", O_WRONLY);
+
+	if (fd < 0)
+		return;
+	/* Folds the per-CPU deltas into /proc/vmstat; may say EINVAL. */
+	azb_ignore = write(fd, "1\n", 2);
+	close(fd);
+}
+
 long azb_pins_outstanding(void)
 {
 	long acq, rel;
 
+	azb_vmstat_refresh();
 	if (azb_read_vmstat("nr_foll_pin_acquired", &acq) ||
 	    azb_read_vmstat("nr_foll_pin_released", &rel))
 		return LONG_MIN;
@@ -387,7 +401,6 @@ int azb_read_u64(const char *path, uint64_t *val)
 }
 
 volatile sig_atomic_t azb_guard_fired;
-static volatile ssize_t azb_ignore;
 
 static void guard_write(const char *cmd)
 {

@@ -82,7 +82,9 @@ int azb_rig_clean(void);
 /* Wait for a path to appear (@present) or disappear; 0 or -ETIMEDOUT. */
 int azb_wait_path(const char *path, bool present, int timeout_ms);
 
-/* nr_foll_pin_acquired - nr_foll_pin_released, or LONG_MIN. */
+/* Fold the per-CPU vmstat deltas so /proc/vmstat is exact (root). */
+void azb_vmstat_refresh(void);
+/* nr_foll_pin_acquired - nr_foll_pin_released, exact, or LONG_MIN. */
 long azb_pins_outstanding(void);
 int azb_read_vmstat(const char *key, long *val);
 /* Poll until no FOLL_PIN pins are outstanding beyond @base. */

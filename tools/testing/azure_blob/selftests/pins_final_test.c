@@ -17,11 +17,13 @@ TEST(no_pages_left_pinned)
 {
 	long acq = 0, rel = 0, end = azb_now_ms() + 5000;
 
+	azb_vmstat_refresh();
 	if (azb_read_vmstat("nr_foll_pin_acquired", &acq) ||
 	    azb_read_vmstat("nr_foll_pin_released", &rel))
 		SKIP(return, "no nr_foll_pin_* in /proc/vmstat");
 	while (acq != rel && azb_now_ms() < end) {
 		azb_sleep_ms(50);
+		azb_vmstat_refresh();
 		azb_read_vmstat("nr_foll_pin_acquired", &acq);
 		azb_read_vmstat("nr_foll_pin_released", &rel);
 	}

@@ -51,37 +51,41 @@ for t in $(cat "$build/selftests/selftests.list"); do
 	echo "$t" >> "$payload/selftests.list"
 done
 
-# Guest RAM backing files of this run (run-vm.sh names them after its pid
-# or a prefix of its own); removed however the run ends.
-shm_before=$(ls /dev/shm 2>/dev/null | sort)
+vsp_args=()
+[ -x "$build/rig/vsp" ] && vsp_args=(--vsp "$build/rig/vsp")
+
+# run-vm.sh backs the guest RAM with /dev/shm/azblob-vm-ram.<its pid>.*;
+# remove this run's files however it ends (they outlive QEMU).
+vm_pid=""
 cleanup() {
-	local f
-	for f in $(comm -13 <(echo "$shm_before") \
-			<(ls /dev/shm 2>/dev/null | sort)); do
-		case $f in
-		*azure*|*azblob*|*az_blob*|*vmbus*|*vsp*|*rig*|*qemu*)
-			rm -f "/dev/shm/$f" ;;
-		esac
-	done
+	[ -n "$vm_pid" ] && rm -f /dev/shm/azblob-vm-ram."$vm_pid".*
+	rm -f "$results/.vm-test-first"
 }
 trap cleanup EXIT
 
-vsp_args=()
-[ -x "$build/rig/vsp" ] && vsp_args=(--vsp "$build/rig/vsp")
+# Time-stamp the first test line as it streams by.
+stamp_first() {
+	local line first=""
+
+	while IFS= read -r line; do
+		if [ -z "$first" ] && [[ $line == *AZBLOB-SELFTESTS-START* ]]; then
+			first=$(date +%s.%N)
+			echo "$first" > "$results/.vm-test-first"
+		fi
+		printf '%s\n' "$line"
+	done
+}
 
 start=$(date +%s.%N)
 echo "vm-test: booting the guest (timeout ${timeout}s)"
 "$rig/vm/run-vm.sh" --kernel "$build/vm/vmlinuz" --modules "$build/rig" \
 	--payload "$payload" --timeout "$timeout" \
-	--vsp-log "$results/vm-test-vsp.log" "${vsp_args[@]}" 2>&1 |
-while IFS= read -r line; do
-	if [ -z "${first:-}" ] && [[ $line == *AZBLOB-SELFTESTS-START* ]]; then
-		first=$(date +%s.%N)
-		echo "$first" > "$results/.vm-test-first"
-	fi
-	printf '%s\n' "$line"
-done | tee "$log"
-vm_rc=${PIPESTATUS[0]}
+	--vsp-log "$results/vm-test-vsp.log" "${vsp_args[@]}" \
+	> >(stamp_first | tee "$log") 2>&1 &
+vm_pid=$!
+wait "$vm_pid"
+vm_rc=$?
+sleep 1	# let the console reader drain
 end=$(date +%s.%N)
 
 read -r passed failed skipped < <(awk -f "$here/tap-count.awk" "$log")
