@@ -416,7 +416,7 @@ TEST_F(abi, enotty_commands)
 	size_t i;
 
 	ASSERT_NE(NULL, area);
-	for (i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cmds); i++) {
 		small_req(&r, area);
 		memcpy(big, &r, sizeof(r));
 		errno = 0;
@@ -437,7 +437,7 @@ TEST_F(abi, open_flags)
 	int fd;
 
 	ASSERT_NE(NULL, area);
-	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
 		fd = open(AZB_DEV, flags[i]);
 		ASSERT_LE(0, fd) TH_LOG("open flags 0x%x", flags[i]);
 		small_req(&r, area);

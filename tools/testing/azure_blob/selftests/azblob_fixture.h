@@ -33,7 +33,7 @@ FIXTURE_SETUP(name)							\
 {									\
 	self->fd = -1;							\
 	self->rig = azb_have_rig();					\
-	if (need_rig && !self->rig)					\
+	if ((need_rig) && !self->rig)					\
 		SKIP(return, "no emulated host (%s)", AZB_HOST_CTL);	\
 	if (self->rig)							\
 		ASSERT_EQ(0, azb_rig_clean());				\

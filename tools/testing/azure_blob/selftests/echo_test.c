@@ -97,7 +97,7 @@ TEST_F_TIMEOUT(echo, request_sizes, AZB_LONG_TIMEOUT)
 	};
 	size_t i;
 
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		uint32_t n = sizes[i];
 		uint8_t *req = map(n), *resp = map(n + AZB_TRAILER + 64);
 
@@ -125,7 +125,7 @@ TEST_F_TIMEOUT(echo, downloads, AZB_LONG_TIMEOUT)
 
 	ASSERT_NE(NULL, req);
 	ASSERT_NE(NULL, resp);
-	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(sizes); i++) {
 		uint8_t *data = map(sizes[i]);
 
 		ASSERT_NE(NULL, data);
@@ -152,7 +152,7 @@ TEST_F_TIMEOUT(echo, uploads, AZB_LONG_TIMEOUT)
 
 	ASSERT_NE(NULL, req);
 	ASSERT_NE(NULL, resp);
-	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		uint8_t *data = map(cases[i].len);
 
 		ASSERT_NE(NULL, data);
@@ -175,7 +175,7 @@ TEST_F_TIMEOUT(echo, unaligned_buffers, AZB_LONG_TIMEOUT)
 	size_t i, j;
 
 	ASSERT_NE(NULL, area);
-	for (i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(offs); i++) {
 		for (j = 0; j < 2; j++) {
 			uint32_t o = offs[i];
 			uint8_t *data = area + o;
@@ -239,7 +239,7 @@ TEST_F(echo, response_truncated)
 
 	ASSERT_NE(NULL, req);
 	ASSERT_NE(NULL, resp);
-	for (i = 0; i < sizeof(caps) / sizeof(caps[0]); i++)
+	for (i = 0; i < ARRAY_SIZE(caps); i++)
 		ASSERT_EQ(0, round_trip(_metadata, self->fd, 800 + i,
 					req, 100, resp, caps[i], 64,
 					NULL, 0, 0))

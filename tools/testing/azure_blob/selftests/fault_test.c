@@ -133,8 +133,8 @@ TEST_F(fault, delay)
 	start = azb_now_ms();
 	ASSERT_EQ(0, traffic(_metadata, self->fd, 2100, 2));
 	took = azb_now_ms() - start;
-	EXPECT_LE(800, took) TH_LOG("2 requests with 400 ms delay: %ld ms",
-				   took);
+	EXPECT_LE(800, took)
+		TH_LOG("2 requests with 400 ms delay: %ld ms", took);
 	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 none"));
 	expect_no_violations(_metadata);
 }
@@ -147,8 +147,8 @@ TEST_F(fault, latency)
 	start = azb_now_ms();
 	ASSERT_EQ(0, traffic(_metadata, self->fd, 2200, 3));
 	took = azb_now_ms() - start;
-	EXPECT_LE(750, took) TH_LOG("3 requests with 250 ms latency: %ld ms",
-				   took);
+	EXPECT_LE(750, took)
+		TH_LOG("3 requests with 250 ms latency: %ld ms", took);
 	ASSERT_EQ(0, azb_host(NULL, 0, "latency 0 0"));
 	start = azb_now_ms();
 	ASSERT_EQ(0, traffic(_metadata, self->fd, 2210, 3));
@@ -162,11 +162,12 @@ TEST_F(fault, host_status)
 	struct one o;
 	size_t i;
 
-	for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(codes); i++) {
 		ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 status %u", codes[i]));
 		ASSERT_EQ(0, one_init(&o, self->fd, 2300 + i, PG));
-		ASSERT_EQ(0, one_run(&o)) TH_LOG("status %u: ioctl %s",
-						  codes[i], strerror(o.ret));
+		ASSERT_EQ(0, one_run(&o))
+			TH_LOG("status %u: ioctl %s", codes[i],
+			       strerror(o.ret));
 		EXPECT_EQ(codes[i], o.r.response.status);
 		EXPECT_GE(o.r.response_len, o.r.response.response_len);
 		one_fini(&o);

@@ -167,11 +167,11 @@ static void *loader_fn(void *arg)
 	for (i = 0; !l->stop; i++) {
 		int ret = io_check(l->fd, 4000 + l->id * 100000 + i);
 
-		if (ret == 0)
+		if (ret == 0) {
 			l->ok++;
-		else if (ret == ENODEV)
+		} else if (ret == ENODEV) {
 			l->nodev++;
-		else {
+		} else {
 			l->other++;
 			l->other_err = ret;
 		}

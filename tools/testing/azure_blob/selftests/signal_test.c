@@ -68,7 +68,7 @@ static bool pending_has(const char *word)
 
 	if (azb_read_text(AZB_DEBUGFS "/azure_blob/pending", buf, sizeof(buf)))
 		return false;
-	return strstr(buf, word) != NULL;
+	return strstr(buf, word);
 }
 
 TEST_F(sig, sigkill_while_held)

@@ -41,7 +41,7 @@ static int read_counters(struct counters *c)
 	size_t i;
 	int ret;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
 		snprintf(path, sizeof(path), AZB_SYSFS "/%s", names[i]);
 		ret = azb_read_u64(path, vals[i]);
 		if (ret)
@@ -175,8 +175,8 @@ TEST_F(stats, held_request_visible)
 		EXPECT_EQ(lines0 + 2, count_lines(text)) TH_LOG("%s", text);
 		snprintf(pid, sizeof(pid), " %d ", getpid());
 		EXPECT_NE(NULL, strstr(text, pid)) TH_LOG("%s", text);
-		EXPECT_NE(NULL, strstr(text, " 100 116 5000 ")) TH_LOG("%s",
-								      text);
+		EXPECT_NE(NULL, strstr(text, " 100 116 5000 "))
+			TH_LOG("%s", text);
 	} else {
 		TH_LOG("no %s: pending list not checked", PENDING);
 	}
