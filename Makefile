@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# hv_azure_blob: the Azure Blob VMBus driver, its kernel series, and the
+# machinery that builds and checks it. Every target installs what it needs
+# from Debian 12 (apt) when it is missing. All output goes to build/.
+#
+#   make modules       hv_azure_blob.ko against the newest Debian 6.12 cloud
+#                      kernel headers (build/modules/), zero warnings
+#   make series        the kernel series as git commits on Linux 6.12 and
+#                      format-patch output (build/series/)
+#   make check-static  kbuild W=1 + sparse, checkpatch --strict, kernel-doc,
+#                      uapi header tests, pahole, docs (on build/linux-6.12)
+#   make demo          the driver at work (tools/testing/azure_blob/)
+#   make vm-test|kunit|e2e   the suites of tools/testing/azure_blob/
+#   make test          check-static, then every other suite; prints the
+#                      totals as the last line
+#
+# Copyright (c) 2026 The hv_azure_blob authors
+
+SHELL := /bin/bash
+export AZ_BLOB_SRCTREE := $(CURDIR)
+
+STATIC  := tools/testing/azure_blob/static
+RIG     := tools/testing/azure_blob
+RESULTS := build/results
+
+# The suites "make test" runs, in order, after check-static. (e2e joins
+# the list when tools/testing/azure_blob/Makefile provides it.)
+TEST_SUITES := vm-test kunit
+
+.PHONY: all modules series check-static vm-test kunit e2e demo test summary \
+	print-suites clean help
+
+all: modules
+
+help:
+	@sed -n 's/^#   \{0,1\}//p' Makefile | sed -n '/^make /,/last line/p'
+
+modules:
+	$(STATIC)/modules.sh
+
+series:
+	$(STATIC)/series.sh
+
+check-static:
+	$(STATIC)/check-static.sh
+
+# The other suites live in tools/testing/azure_blob/Makefile. Each records
+# "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
+vm-test kunit e2e demo:
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
+	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
+		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \
+		  exit 1; }
+	$(MAKE) -C $(RIG) $@
+
+test:
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts
+	-@$(MAKE) --no-print-directory check-static
+	-@for s in $(TEST_SUITES); do \
+		$(MAKE) --no-print-directory $$s || true; \
+	done
+	@echo "== summary =="
+	@$(RIG)/summarize.sh check-static $(TEST_SUITES)
+
+summary:
+	@$(RIG)/summarize.sh check-static $(TEST_SUITES)
+
+print-suites:
+	@echo check-static $(TEST_SUITES)
+
+clean:
+	rm -rf build/modules build/series build/check-static build/results \
+		build/docs-check
