@@ -247,8 +247,10 @@ TEST_F_TIMEOUT(life, two_devices, AZB_LONG_TIMEOUT)
 	ASSERT_EQ(0, stat(AZB_DEV1, &st));
 	EXPECT_EQ(0600, st.st_mode & 07777);
 	EXPECT_EQ(0, access("/sys/class/misc/azure_blob1/submitted", R_OK));
+	/* The debugfs directory may follow the node by a moment. */
 	if (access(AZB_DEBUGFS, F_OK) == 0)
-		EXPECT_EQ(0, access(AZB_DEBUGFS "/azure_blob1/pending", R_OK));
+		EXPECT_EQ(0, azb_wait_path(AZB_DEBUGFS "/azure_blob1/pending",
+					   true, 2000));
 	fd1 = open(AZB_DEV1, O_RDWR);
 	ASSERT_LE(0, fd1);
 	EXPECT_EQ(0, io_check(fd1, 3301));

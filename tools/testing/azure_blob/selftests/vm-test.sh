@@ -36,6 +36,13 @@ results=$build/results
 log=$results/vm-test.log
 counts=$results/vm-test.counts
 mkdir -p "$results"
+# One run at a time per build directory: the payload and the results are
+# shared.
+exec 9> "$results/.vm-test.lock"
+if ! flock -n 9; then
+	echo "vm-test: another vm-test is running in $build; waiting"
+	flock 9
+fi
 rm -f "$counts" "$log"
 
 # The payload: the run script, the binaries, their order.
