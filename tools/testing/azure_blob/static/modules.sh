@@ -27,6 +27,8 @@ for f in "$AZ_BLOB_SRCTREE"/drivers/hv/hv_azure_blob*.[ch]; do
 done
 [ -e "$OUT/hv_azure_blob.c" ] || die "no drivers/hv/hv_azure_blob.c"
 
+# Always compile, so that every run sees the compiler's warnings.
+rm -f "$OUT"/*.o "$OUT"/*.ko "$OUT"/.*.cmd
 echo "building hv_azure_blob.ko against $ver"
 make -C "$KDIR" M="$OUT" AZ_BLOB_SRCTREE="$AZ_BLOB_SRCTREE" \
 	-j"$JOBS" modules 2>&1 | tee "$OUT/build.log"
