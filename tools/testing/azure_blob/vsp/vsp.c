@@ -60,10 +60,18 @@ struct ring {
 	uint32_t dsize;
 };
 
-/* A completion waiting for room in the guest's inbound ring */
+/*
+ * Packets waiting for room in the guest's inbound ring. A group is
+ * published with one write index update, so the guest sees all of its
+ * packets at once (a fault's extra packet and the real completion).
+ */
+#define GROUP_MAX	3
+
 struct outpkt {
 	struct outpkt *next;
-	uint32_t len;
+	uint32_t n;
+	uint32_t len[GROUP_MAX];
+	uint32_t total;
 	uint8_t buf[];
 };
 
@@ -319,15 +327,14 @@ static uint32_t ring_copy_to(struct ring *r, uint32_t at, const void *src,
 	return at >= r->dsize ? at - r->dsize : at;
 }
 
-/* Try to put one packet into the guest's inbound ring. */
-static int in_ring_put(struct vsp_slot *s, const uint8_t *pkt, uint32_t len)
+/* Try to put a group of packets into the guest's inbound ring. */
+static int in_ring_put(struct vsp_slot *s, const struct outpkt *p)
 {
 	struct ring *r = &s->in;
 	uint32_t rd = __atomic_load_n(&r->hdr->read_index, __ATOMIC_ACQUIRE);
 	uint32_t wr = r->hdr->write_index;
-	uint32_t need = len + 8, free_b;
-	uint64_t prev = (uint64_t)wr << 32;
-	uint32_t next;
+	uint32_t need = p->total + 8 * p->n, free_b, next, i, off = 0;
+	uint64_t prev;
 
 	if (rd >= r->dsize || wr >= r->dsize) {
 		vsp_log("slot %u: inbound ring indices broken (r %u w %u)",
@@ -343,8 +350,13 @@ static int in_ring_put(struct vsp_slot *s, const uint8_t *pkt, uint32_t len)
 	}
 	if (r->hdr->pending_send_sz)
 		__atomic_store_n(&r->hdr->pending_send_sz, 0, __ATOMIC_RELAXED);
-	next = ring_copy_to(r, wr, pkt, len);
-	next = ring_copy_to(r, next, &prev, 8);
+	next = wr;
+	for (i = 0; i < p->n; i++) {
+		prev = (uint64_t)next << 32;
+		next = ring_copy_to(r, next, p->buf + off, p->len[i]);
+		next = ring_copy_to(r, next, &prev, 8);
+		off += p->len[i];
+	}
 	__atomic_store_n(&r->hdr->write_index, next, __ATOMIC_SEQ_CST);
 	__atomic_thread_fence(__ATOMIC_SEQ_CST);
 	/* Signal only an empty-to-non-empty change the guest waits for. */
@@ -359,7 +371,7 @@ static void in_queue_flush(struct vsp_slot *s)
 	struct outpkt *p;
 
 	while (s->open && !s->broken && (p = s->q_head)) {
-		if (in_ring_put(s, p->buf, p->len))
+		if (in_ring_put(s, p))
 			return;
 		s->q_head = p->next;
 		if (!s->q_head)
@@ -368,29 +380,53 @@ static void in_queue_flush(struct vsp_slot *s)
 	}
 }
 
-static void post_packet(struct vsp_slot *s, uint16_t type, uint64_t trans_id,
-			const void *payload, uint32_t plen)
-{
-	uint32_t len = (16 + plen + 7) & ~7u;
-	struct outpkt *p = calloc(1, sizeof(*p) + len);
-	struct vmpacket_desc *d;
+struct pkt_spec {
+	uint16_t type;
+	uint64_t trans_id;
+	const void *payload;
+	uint32_t plen;
+};
 
+/* Queue a group of in-band packets (offset8 = 2) and try to post it. */
+static void post_group(struct vsp_slot *s, const struct pkt_spec *ps,
+		       uint32_t n)
+{
+	uint32_t total = 0, i, off = 0;
+	struct vmpacket_desc *d;
+	struct outpkt *p;
+
+	for (i = 0; i < n; i++)
+		total += (16 + ps[i].plen + 7) & ~7u;
+	p = calloc(1, sizeof(*p) + total);
 	if (!p)
 		return;
-	d = (struct vmpacket_desc *)p->buf;
-	d->type = type;
-	d->offset8 = 2;
-	d->len8 = len / 8;
-	d->flags = 0;
-	d->trans_id = trans_id;
-	memcpy(p->buf + 16, payload, plen);
-	p->len = len;
+	p->n = n;
+	p->total = total;
+	for (i = 0; i < n; i++) {
+		p->len[i] = (16 + ps[i].plen + 7) & ~7u;
+		d = (struct vmpacket_desc *)(p->buf + off);
+		d->type = ps[i].type;
+		d->offset8 = 2;
+		d->len8 = p->len[i] / 8;
+		d->flags = 0;
+		d->trans_id = ps[i].trans_id;
+		memcpy(p->buf + off + 16, ps[i].payload, ps[i].plen);
+		off += p->len[i];
+	}
 	if (s->q_tail)
 		s->q_tail->next = p;
 	else
 		s->q_head = p;
 	s->q_tail = p;
 	in_queue_flush(s);
+}
+
+static void post_packet(struct vsp_slot *s, uint16_t type, uint64_t trans_id,
+			const void *payload, uint32_t plen)
+{
+	struct pkt_spec ps = { type, trans_id, payload, plen };
+
+	post_group(s, &ps, 1);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -488,26 +524,39 @@ static void send_completion(struct vsp_request *req)
 		.response_len = req->response_len,
 	};
 	uint32_t short_payload = sizeof(c);
+	struct pkt_spec ps[GROUP_MAX];
+	uint32_t n = 0;
 
 	switch (s->fault) {
 	case F_SHORT_PACKET:
-		post_packet(s, VM_PKT_COMP, req->trans_id, &short_payload, 4);
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id,
+					     &short_payload, 4 };
 		break;
 	case F_WRONG_TYPE:
-		post_packet(s, VM_PKT_DATA_INBAND, req->trans_id, &c, sizeof(c));
+		ps[n++] = (struct pkt_spec){ VM_PKT_DATA_INBAND, req->trans_id,
+					     &c, sizeof(c) };
 		break;
 	case F_BAD_ID_UNKNOWN:
-		post_packet(s, VM_PKT_COMP, 0x7fff0001, &c, sizeof(c));
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, 0x7fff0001, &c,
+					     sizeof(c) };
 		break;
 	case F_BAD_ID_ZERO:
-		post_packet(s, VM_PKT_COMP, 0, &c, sizeof(c));
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, 0, &c, sizeof(c) };
 		break;
 	default:
 		break;
 	}
-	post_packet(s, VM_PKT_COMP, req->trans_id, &c, sizeof(c));
+	ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, &c,
+				     sizeof(c) };
+	/*
+	 * The duplicate goes out with the original, in one ring update:
+	 * sent later it could hit the id reused by the next request, which
+	 * no guest can tell from a real completion.
+	 */
 	if (s->fault == F_BAD_ID_DUP)
-		post_packet(s, VM_PKT_COMP, req->trans_id, &c, sizeof(c));
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, &c,
+					     sizeof(c) };
+	post_group(s, ps, n);
 	s->completed++;
 	if (s->trace)
 		vsp_log("slot %u: complete id %" PRIu64 " error %u response_len %u",
