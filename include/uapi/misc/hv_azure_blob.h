@@ -99,6 +99,8 @@ struct az_blob_request_sync {
  *   written more than the response buffer holds).
  * * %ENODEV - the device was removed or rescinded by the host, before or
  *   while the request was in flight.
+ * * %EIO - the channel to the host failed while sending the request, or
+ *   the device was suspended while the host held it.
  * * %EINTR - a fatal signal arrived while waiting (the process is dying).
  * * %ENOTTY - the command is not one of this driver's.
  */
