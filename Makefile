@@ -12,6 +12,8 @@
 #                      uapi header tests, pahole, docs (on build/linux-6.12)
 #   make demo          the driver at work (tools/testing/azure_blob/)
 #   make vm-test|kunit|e2e   the suites of tools/testing/azure_blob/
+#   make bench         sync ioctl versus io_uring in the VM; writes
+#                      build/bench/report.md, results.json and PNG plots
 #   make test          check-static, then every other suite; prints the
 #                      totals as the last line
 #
@@ -28,8 +30,8 @@ RESULTS := build/results
 # the list when tools/testing/azure_blob/Makefile provides it.)
 TEST_SUITES := vm-test kunit
 
-.PHONY: all modules series check-static vm-test kunit e2e demo test summary \
-	print-suites clean help
+.PHONY: all modules series check-static vm-test kunit e2e demo bench test \
+	summary print-suites clean help
 
 all: modules
 
@@ -47,7 +49,7 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test kunit e2e demo:
+vm-test kunit e2e demo bench:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \
