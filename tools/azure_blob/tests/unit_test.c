@@ -1,0 +1,320 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unit tests of libazblob: Shared Key string-to-sign, response head parser,
+ * List Blobs XML parser, connection strings. TAP output.
+ *
+ *   unit_test            run the tests
+ *   unit_test sts N      print the string-to-sign of vector N
+ *   unit_test sig N      print the Authorization value of vector N
+ *
+ * Copyright (c) 2026 The hv_azure_blob authors
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "internal.h"
+
+static int tests, failed;
+
+#define CHECK(cond, ...) \
+	do { \
+		tests++; \
+		if (cond) { \
+			printf("ok %d - ", tests); \
+		} else { \
+			failed++; \
+			printf("not ok %d - ", tests); \
+		} \
+		printf(__VA_ARGS__); \
+		printf("\n"); \
+	} while (0)
+
+/* Vector 0: path-style List Blobs (Azurite layout). */
+static void vec0(struct azb_request *r)
+{
+	azb_req_init(r, "GET");
+	azb_str_puts(&r->path, "/mycontainer");
+	azb_req_header(r, "Host", "127.0.0.1:10000");
+	azb_req_header(r, "x-ms-version", "2021-08-06");
+	azb_req_header(r, "x-ms-date", "Mon, 05 Jan 2026 10:00:00 GMT");
+	azb_req_header(r, "X-MS-Meta-Note", "  two   words ");
+	azb_req_query(r, "restype", "container");
+	azb_req_query(r, "comp", "list");
+	azb_req_query(r, "Marker", "a b/c");
+	azb_req_query(r, "maxresults", "10");
+}
+
+static const char vec0_sts[] =
+	"GET\n\n\n\n\n\n\n\n\n\n\n\n"
+	"x-ms-date:Mon, 05 Jan 2026 10:00:00 GMT\n"
+	"x-ms-meta-note:two words\n"
+	"x-ms-version:2021-08-06\n"
+	"/devstoreaccount1/devstoreaccount1/mycontainer\n"
+	"comp:list\n"
+	"marker:a b/c\n"
+	"maxresults:10\n"
+	"restype:container";
+
+/* Vector 1: host-style Put Block with MD5, zero Content-Length signs empty. */
+static void vec1(struct azb_request *r)
+{
+	azb_req_init(r, "PUT");
+	azb_str_puts(&r->path, "/c1/dir/blob%20name");
+	azb_req_header(r, "Host", "myaccount.blob.core.windows.net");
+	azb_req_header(r, "x-ms-version", "2021-08-06");
+	azb_req_header(r, "x-ms-date", "Tue, 06 Jan 2026 11:22:33 GMT");
+	azb_req_header(r, "Content-Type", "application/octet-stream");
+	azb_req_header(r, "Content-MD5", "1B2M2Y8AsgTpgAmY7PhCfg==");
+	azb_req_header(r, "Content-Length", "0");
+	azb_req_header(r, "If-Match", "\"0x8D\"");
+	azb_req_header(r, "Range", "bytes=0-99");
+	azb_req_query(r, "comp", "block");
+	azb_req_query(r, "blockid", "YQ==");
+}
+
+static const char vec1_sts[] =
+	"PUT\n\n\n\n1B2M2Y8AsgTpgAmY7PhCfg==\napplication/octet-stream\n\n\n"
+	"\"0x8D\"\n\n\nbytes=0-99\n"
+	"x-ms-date:Tue, 06 Jan 2026 11:22:33 GMT\n"
+	"x-ms-version:2021-08-06\n"
+	"/myaccount/c1/dir/blob%20name\n"
+	"blockid:YQ==\n"
+	"comp:block";
+
+static const char *vec_account[] = { AZB_DEV_ACCOUNT, "myaccount" };
+static const char *vec_eppath[] = { "/devstoreaccount1", "" };
+static const char *vec_key[] = {
+	AZB_DEV_KEY,
+	"c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU2Nzg5",
+};
+
+static void vec(int n, struct azb_request *r)
+{
+	if (n == 0)
+		vec0(r);
+	else
+		vec1(r);
+}
+
+static int print_vec(const char *what, int n)
+{
+	struct azb_request r;
+	struct azb_str s = {0};
+	unsigned char key[128];
+	size_t kl;
+
+	if (n < 0 || n > 1)
+		return 2;
+	vec(n, &r);
+	if (!strcmp(what, "sts")) {
+		azb_sharedkey_string_to_sign(&r, vec_account[n], vec_eppath[n],
+					     &s);
+	} else {
+		azb_b64_decode(vec_key[n], key, sizeof(key), &kl);
+		azb_sharedkey_sign(&r, vec_account[n], vec_eppath[n], key, kl,
+				   &s);
+	}
+	fwrite(s.p, 1, s.len, stdout);
+	azb_str_free(&s);
+	azb_req_free(&r);
+	return 0;
+}
+
+static void test_signer(void)
+{
+	struct azb_request r;
+	struct azb_str s = {0}, head = {0};
+
+	vec0(&r);
+	azb_sharedkey_string_to_sign(&r, vec_account[0], vec_eppath[0], &s);
+	CHECK(!strcmp(s.p, vec0_sts),
+	      "string-to-sign, path-style list (account twice, query sorted, decoded)");
+	azb_req_head(&r, &head);
+	CHECK(!strncmp(head.p,
+		       "GET /mycontainer?restype=container&comp=list&Marker=a%20b%2Fc&maxresults=10 HTTP/1.1\r\nHost: 127.0.0.1:10000\r\n",
+		       98) && head.len > 4 &&
+	      !strcmp(head.p + head.len - 4, "\r\n\r\n"),
+	      "request head: request line, Host first, ends with an empty line");
+	azb_str_free(&s);
+	azb_str_free(&head);
+	azb_req_free(&r);
+
+	vec1(&r);
+	azb_sharedkey_string_to_sign(&r, vec_account[1], vec_eppath[1], &s);
+	CHECK(!strcmp(s.p, vec1_sts),
+	      "string-to-sign, host-style put block (standard headers in order)");
+	azb_str_free(&s);
+	azb_req_header(&r, "Content-Length", "5");
+	azb_sharedkey_string_to_sign(&r, vec_account[1], vec_eppath[1], &s);
+	CHECK(!strncmp(s.p, "PUT\n\n\n5\n", 8),
+	      "non-zero Content-Length is signed");
+	azb_str_free(&s);
+	azb_req_free(&r);
+}
+
+static void test_response(void)
+{
+	static const char ok[] =
+		"HTTP/1.1 206 Partial Content\r\n"
+		"Content-Length: 100\r\n"
+		"ETag:   \"0x8D\"  \r\n"
+		"x-ms-error-code: \r\n"
+		"Content-Range: bytes 0-99/1000\r\n"
+		"\r\n"
+		"BODY";
+	struct azb_response r;
+	int ret;
+
+	ret = azb_parse_response_head(ok, sizeof(ok) - 1, &r);
+	CHECK(!ret && r.status == 206 && r.content_length == 100 &&
+	      !strcmp(r.reason, "Partial Content") && r.nhdr == 4,
+	      "response head: status, reason, Content-Length, headers");
+	CHECK(!ret && !strcmp(azb_resp_get(&r, "etag"), "\"0x8D\"") &&
+	      !strcmp(azb_resp_get(&r, "X-MS-ERROR-CODE"), ""),
+	      "response head: case-insensitive lookup, trimmed values");
+	azb_response_free(&r);
+
+	ret = azb_parse_response_head("HTTP/1.1 404 The specified blob does not exist.\nx-ms-error-code: BlobNotFound\n\n",
+				      79, &r);
+	CHECK(!ret && r.status == 404 && r.content_length == -1 &&
+	      !strcmp(azb_resp_get(&r, "x-ms-error-code"), "BlobNotFound"),
+	      "response head: bare LF line ends, no Content-Length");
+	azb_response_free(&r);
+
+	ret = azb_parse_response_head("HTTP/2 200\r\n\r\n", 14, &r);
+	CHECK(!ret && r.status == 200 && r.reason[0] == '\0',
+	      "response head: HTTP/2 status line without reason");
+	azb_response_free(&r);
+
+	CHECK(azb_parse_response_head("HTTP/1.1 200 OK\r\nA: b\r\n", 23,
+				      &r) == -EPROTO,
+	      "response head: truncated (no empty line) is rejected");
+	CHECK(azb_parse_response_head("HTTP/1.1 20 OK\r\n\r\n", 18, &r) ==
+	      -EPROTO, "response head: bad status code is rejected");
+	CHECK(azb_parse_response_head("HTTP/1.1 200 OK\r\nNoColon\r\n\r\n",
+				      28, &r) == -EPROTO,
+	      "response head: header without colon is rejected");
+	CHECK(azb_parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nContent-Length: 6\r\n\r\n",
+				      57, &r) == -EPROTO,
+	      "response head: conflicting Content-Length is rejected");
+	CHECK(azb_parse_response_head("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n",
+				      39, &r) == -EPROTO,
+	      "response head: negative Content-Length is rejected");
+	CHECK(azb_parse_response_head("", 0, &r) == -EPROTO,
+	      "response head: empty buffer is rejected");
+}
+
+static void test_xml(void)
+{
+	static const char list[] =
+		"\xef\xbb\xbf<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+		"<EnumerationResults ServiceEndpoint=\"http://x/\" ContainerName=\"c\">"
+		"<Prefix>p</Prefix><MaxResults>3</MaxResults><Blobs>"
+		"<Blob><Name>p/a &amp; b</Name><Properties>"
+		"<Last-Modified>Mon, 05 Jan 2026 10:00:00 GMT</Last-Modified>"
+		"<Etag>0x1</Etag><Content-Length>12345678901</Content-Length>"
+		"<Content-MD5>1B2M2Y8AsgTpgAmY7PhCfg==</Content-MD5>"
+		"</Properties></Blob>"
+		"<BlobPrefix><Name>p/dir/</Name></BlobPrefix>"
+		"<Blob><Name>p/z</Name><Properties><Content-Length>0</Content-Length>"
+		"</Properties></Blob>"
+		"</Blobs><NextMarker>2!8!cC96</NextMarker></EnumerationResults>";
+	static const char last[] =
+		"<EnumerationResults><Blobs/><NextMarker/></EnumerationResults>";
+	static const char err_xml[] =
+		"<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>BlobNotFound</Code>"
+		"<Message>The specified blob does not exist.\nRequestId:1\nTime:x</Message></Error>";
+	struct azb_list_page pg;
+	char code[64], msg[128];
+	int ret;
+
+	ret = azb_parse_list_xml(list, sizeof(list) - 1, &pg, NULL);
+	CHECK(!ret && pg.n == 3, "list xml: three entries");
+	CHECK(!ret && !strcmp(pg.items[0].name, "p/a & b") &&
+	      pg.items[0].size == 12345678901ULL &&
+	      !strcmp(pg.items[0].etag, "0x1") &&
+	      !strcmp(pg.items[0].content_md5, "1B2M2Y8AsgTpgAmY7PhCfg=="),
+	      "list xml: name (entities), 64-bit size, etag, md5");
+	CHECK(!ret && pg.items[1].is_prefix &&
+	      !strcmp(pg.items[1].name, "p/dir/") && pg.items[2].size == 0,
+	      "list xml: BlobPrefix entry, zero-size blob");
+	CHECK(!ret && !strcmp(pg.next_marker, "2!8!cC96"),
+	      "list xml: NextMarker");
+	if (!ret)
+		azb_list_page_free(&pg);
+	ret = azb_parse_list_xml(last, sizeof(last) - 1, &pg, NULL);
+	CHECK(!ret && pg.n == 0 && !strcmp(pg.next_marker, ""),
+	      "list xml: last page has an empty marker");
+	if (!ret)
+		azb_list_page_free(&pg);
+	CHECK(azb_parse_list_xml("<EnumerationResults><Blobs><Blob>", 33,
+				 &pg, NULL) == -EPROTO,
+	      "list xml: truncated document is rejected");
+	CHECK(azb_parse_list_xml("<Error/>", 8, &pg, NULL) == -EPROTO,
+	      "list xml: wrong root is rejected");
+	CHECK(azb_parse_list_xml("<EnumerationResults><Blobs><Blob><Name>x</Name><Properties><Content-Length>z</Content-Length></Properties></Blob></Blobs></EnumerationResults>",
+				 141, &pg, NULL) == -EPROTO,
+	      "list xml: non-numeric Content-Length is rejected");
+	ret = azb_parse_error_xml(err_xml, sizeof(err_xml) - 1, code,
+				  sizeof(code), msg, sizeof(msg));
+	CHECK(!ret && !strcmp(code, "BlobNotFound") &&
+	      !strcmp(msg, "The specified blob does not exist."),
+	      "error xml: code and first message line");
+}
+
+static void test_config(void)
+{
+	struct azb_config c;
+	struct azb_error e = {0};
+	int ret;
+
+	azb_config_init(&c);
+	ret = azb_config_from_connection_string(&c, "UseDevelopmentStorage=true", &e);
+	CHECK(!ret && !strcmp(c.endpoint, AZB_DEV_ENDPOINT) &&
+	      !strcmp(c.account, AZB_DEV_ACCOUNT) && c.key_len == 64,
+	      "connection string: development storage");
+	azb_config_free(&c);
+
+	azb_config_init(&c);
+	ret = azb_config_from_connection_string(&c,
+		"DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=c2VjcmV0;EndpointSuffix=core.windows.net", &e);
+	CHECK(!ret && !strcmp(c.endpoint, "https://acct.blob.core.windows.net") &&
+	      !strcmp(c.account, "acct") && c.key_len == 6,
+	      "connection string: account name + suffix");
+	azb_config_free(&c);
+
+	azb_config_init(&c);
+	ret = azb_config_from_connection_string(&c,
+		"BlobEndpoint=http://127.0.0.1:10000/devstoreaccount1/;SharedAccessSignature=sv=2021-08-06&sig=abc", &e);
+	CHECK(!ret && !strcmp(c.endpoint, AZB_DEV_ENDPOINT) &&
+	      !strcmp(c.account, "devstoreaccount1") &&
+	      !strcmp(c.sas, "sv=2021-08-06&sig=abc") && !c.key_len,
+	      "connection string: BlobEndpoint (path-style) + SAS");
+	azb_config_free(&c);
+
+	azb_config_init(&c);
+	ret = azb_config_from_url(&c, "https://myacct.blob.core.windows.net/?sv=1&sig=x", &e);
+	CHECK(!ret && !strcmp(c.endpoint, "https://myacct.blob.core.windows.net") &&
+	      !strcmp(c.account, "myacct") && !strcmp(c.sas, "sv=1&sig=x"),
+	      "account URL: host-style with SAS");
+	azb_config_free(&c);
+
+	azb_config_init(&c);
+	ret = azb_config_from_connection_string(&c, "AccountKey=abc", &e);
+	CHECK(ret && e.code == AZB_EUSAGE,
+	      "connection string: missing account is a usage error");
+	azb_config_free(&c);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc == 3)
+		return print_vec(argv[1], atoi(argv[2]));
+	test_signer();
+	test_response();
+	test_xml();
+	test_config();
+	printf("1..%d\n", tests);
+	return failed ? 1 : 0;
+}
