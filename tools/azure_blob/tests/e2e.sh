@@ -24,6 +24,7 @@ AZ_PID=
 N=0
 
 cleanup() {
+	[ -n "${FP_PID:-}" ] && kill "$FP_PID" 2>/dev/null
 	if [ -n "$AZ_PID" ]; then
 		kill "$AZ_PID" 2>/dev/null
 		wait "$AZ_PID" 2>/dev/null
@@ -218,6 +219,47 @@ if [ -e /dev/azure_blob ]; then
 	roundtrip $((5 << 20)) device-rt "--transport device --chunk-size 1M --parallel 4"
 else
 	skip "device transport round trip" "no /dev/azure_blob here (runs in the VM rig)"
+fi
+
+# --- retries (fault-injecting proxy in front of Azurite) -----------------------
+FP_PID=
+fp_start() {	# every Nth request gets 503 ServerBusy, Retry-After: 0
+	python3 "$(dirname "$0")/faultproxy.py" "$FP_PORT" "$PORT" "$1" \
+		>"$WORK/fp.out" 2>"$WORK/fp.err" &
+	FP_PID=$!
+	for _ in $(seq 1 40); do
+		grep -q ready "$WORK/fp.out" 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+fp_stop() {
+	kill "$FP_PID" 2>/dev/null
+	wait "$FP_PID" 2>/dev/null
+	FP_PID=
+}
+FP_PORT=$((PORT + 57))
+if command -v python3 >/dev/null && fp_start 1; then
+	FP_CS="BlobEndpoint=http://127.0.0.1:$FP_PORT/devstoreaccount1;AccountName=devstoreaccount1;AccountKey=$KEY"
+	check "503 on every attempt: retries exhausted -> exit 8, ServerBusy" 8 ServerBusy -- --connection-string "$FP_CS" --retries 2 $T stat $C/zero
+	fp_stop
+	if grep -q "requests=3$" "$WORK/fp.err"; then
+		ok "--retries 2 made exactly 3 attempts"
+	else
+		nok "--retries 2: proxy saw $(cat "$WORK/fp.err")"
+	fi
+	fp_start 3
+	if "$AZBLOB" --connection-string "$FP_CS" $T --chunk-size 256K --parallel 4 put "$WORK/in-odd1000003" $C/retried 2>"$WORK/err" &&
+	   "$AZBLOB" --connection-string "$FP_CS" $T --chunk-size 256K --parallel 4 get $C/retried "$WORK/r" 2>>"$WORK/err" &&
+	   cmp -s "$WORK/r" "$WORK/in-odd1000003"; then
+		fp_stop
+		ok "parallel block put/get through every 3rd request failing: data equal ($(cat "$WORK/fp.err"))"
+	else
+		fp_stop
+		nok "put/get with injected 503s: $(cat "$WORK/err")"
+	fi
+else
+	skip "retries against injected 503s" "python3 missing or proxy did not start"
 fi
 
 # --- cleanup operations --------------------------------------------------------
