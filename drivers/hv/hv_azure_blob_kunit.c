@@ -1,0 +1,1789 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit tests of the Azure Blob VMBus driver.
+ *
+ * The host is played by static stubs of az_blob_send(),
+ * az_blob_open_channel() and az_blob_vmbus_close(); completions are fed to
+ * az_blob_handle_packet() as the channel callback would. Requests run
+ * through az_blob_ioctl_request() on real user memory (kunit_vm_mmap()),
+ * from the test thread or from kthreads that borrow its mm, so pinning,
+ * the PFN list and the copies back to user space are the real ones.
+ *
+ * Copyright (c) 2026 The hv_azure_blob authors
+ */
+
+#include <kunit/resource.h>
+#include <kunit/static_stub.h>
+#include <kunit/test.h>
+#include <linux/bottom_half.h>
+#include <linux/delay.h>
+#include <linux/device.h>
+#include <linux/highmem.h>
+#include <linux/io_uring/cmd.h>
+#include <linux/io_uring_types.h>
+#include <linux/hyperv.h>
+#include <linux/kthread.h>
+#include <linux/mm.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/shmem_fs.h>
+#include <linux/slab.h>
+#include <linux/stddef.h>
+#include <linux/uaccess.h>
+#include <linux/unaligned.h>
+#include <linux/workqueue.h>
+#include <uapi/misc/hv_azure_blob.h>
+
+#include "hv_azure_blob.h"
+#include "hyperv_vmbus.h"
+
+#define AZ_TEST_RQSTOR_SIZE	64
+#define AZ_TEST_MAX_PKTS	16
+#define AZ_TEST_WAIT		(10 * HZ)
+#define AZ_TEST_LATE_MS		100
+/* Bytes the echoing host writes into the response buffer, at most. */
+#define AZ_TEST_ECHO_LEN	123
+#define AZ_TEST_SENTINEL	0x5a5a5a5aU
+
+/* ---------------------------------------------------------------------- */
+/* uapi layout */
+
+static void az_blob_uapi_layout_test(struct kunit *test)
+{
+	KUNIT_EXPECT_EQ(test, sizeof(struct az_blob_request_sync), 72);
+	KUNIT_EXPECT_EQ(test, offsetof(struct az_blob_request_sync, guid), 0);
+	KUNIT_EXPECT_EQ(test, offsetof(struct az_blob_request_sync, timeout),
+			16);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync, request_len), 20);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync, response_len), 24);
+	KUNIT_EXPECT_EQ(test, offsetof(struct az_blob_request_sync, data_len),
+			28);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync, data_valid), 32);
+	KUNIT_EXPECT_EQ(test, offsetof(struct az_blob_request_sync, reserved),
+			36);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync, request_buffer),
+			40);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync, response_buffer),
+			48);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync, data_buffer), 56);
+	KUNIT_EXPECT_EQ(test, offsetof(struct az_blob_request_sync, response),
+			64);
+	KUNIT_EXPECT_EQ(test, __alignof__(struct az_blob_request_sync), 8);
+
+	KUNIT_EXPECT_EQ(test, sizeof(struct az_blob_request_sync_response), 8);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync_response, status),
+			0);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_request_sync_response,
+				 response_len), 4);
+
+	KUNIT_EXPECT_EQ(test, IOCTL_AZ_BLOB_DRIVER_USER_REQUEST,
+			_IOWR('R', 0xf0, struct az_blob_request_sync));
+	KUNIT_EXPECT_EQ(test, _IOC_SIZE(IOCTL_AZ_BLOB_DRIVER_USER_REQUEST), 72);
+	KUNIT_EXPECT_EQ(test, AZ_BLOB_URING_CMD_REQUEST,
+			_IOWR('R', 0xf1, struct az_blob_request_sync));
+
+	/* The wire structures of the protocol. */
+	KUNIT_EXPECT_EQ(test, sizeof(struct az_blob_vsp_request), 56);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_vsp_request, transaction_id),
+			40);
+	KUNIT_EXPECT_EQ(test, sizeof(struct az_blob_vsp_completion), 12);
+	KUNIT_EXPECT_EQ(test,
+			offsetof(struct az_blob_vsp_completion, response_len),
+			8);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Validation matrix */
+
+struct az_validate_case {
+	const char *name;
+	struct az_blob_request_sync r;
+	int err;
+};
+
+#define AZ_MB(x)	((u64)(x) << 20)
+
+static const struct az_validate_case az_validate_cases[] = {
+	{ "minimal", { .request_len = 1, .response_len = 1,
+		       .request_buffer = AZ_MB(1), .response_buffer = AZ_MB(2) },
+	  0 },
+	{ "reserved", { .request_len = 1, .response_len = 1, .reserved = 1,
+			.request_buffer = AZ_MB(1),
+			.response_buffer = AZ_MB(2) }, -EINVAL },
+	{ "request_len_0", { .response_len = 1, .request_buffer = AZ_MB(1),
+			     .response_buffer = AZ_MB(2) }, -EINVAL },
+	{ "response_len_0", { .request_len = 1, .request_buffer = AZ_MB(1),
+			      .response_buffer = AZ_MB(2) }, -EINVAL },
+	{ "data_valid_over_data_len",
+	  { .request_len = 1, .response_len = 1, .data_len = 10,
+	    .data_valid = 11, .request_buffer = AZ_MB(1),
+	    .response_buffer = AZ_MB(2), .data_buffer = AZ_MB(3) }, -EINVAL },
+	{ "data_valid_without_data",
+	  { .request_len = 1, .response_len = 1, .data_valid = 1,
+	    .request_buffer = AZ_MB(1), .response_buffer = AZ_MB(2) },
+	  -EINVAL },
+	{ "data_valid_eq_data_len",
+	  { .request_len = 1, .response_len = 1, .data_len = 10,
+	    .data_valid = 10, .request_buffer = AZ_MB(1),
+	    .response_buffer = AZ_MB(2), .data_buffer = AZ_MB(3) }, 0 },
+	{ "request_wraps", { .request_len = 4, .response_len = 1,
+			     .request_buffer = U64_MAX - 2,
+			     .response_buffer = AZ_MB(2) }, -EINVAL },
+	{ "request_ends_at_top", { .request_len = 3, .response_len = 1,
+				   .request_buffer = U64_MAX - 3,
+				   .response_buffer = AZ_MB(2) }, 0 },
+	{ "response_wraps", { .request_len = 1, .response_len = 0x1000,
+			      .request_buffer = AZ_MB(1),
+			      .response_buffer = U64_MAX - 0xfff }, -EINVAL },
+	{ "data_wraps", { .request_len = 1, .response_len = 1, .data_len = 2,
+			  .request_buffer = AZ_MB(1),
+			  .response_buffer = AZ_MB(2),
+			  .data_buffer = U64_MAX }, -EINVAL },
+	{ "data_ignored_when_len_0",
+	  { .request_len = 1, .response_len = 1, .request_buffer = AZ_MB(1),
+	    .response_buffer = AZ_MB(2), .data_buffer = U64_MAX }, 0 },
+	/* 8190 + 1 + 1 pages: exactly AZ_BLOB_MAX_PAGES. */
+	{ "max_pages", { .request_len = 1, .response_len = 1,
+			 .data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096,
+			 .request_buffer = AZ_MB(1) + 4095,
+			 .response_buffer = AZ_MB(2),
+			 .data_buffer = AZ_MB(64) }, 0 },
+	/* The same data buffer one byte later touches one more page. */
+	{ "max_pages_plus_1", { .request_len = 1, .response_len = 1,
+				.data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096,
+				.request_buffer = AZ_MB(1),
+				.response_buffer = AZ_MB(2),
+				.data_buffer = AZ_MB(64) + 1 }, -E2BIG },
+	/* Two bytes straddling a page boundary are two pages. */
+	{ "request_straddle_over", { .request_len = 2, .response_len = 1,
+				     .data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096,
+				     .request_buffer = AZ_MB(1) + 4095,
+				     .response_buffer = AZ_MB(2),
+				     .data_buffer = AZ_MB(64) }, -E2BIG },
+	{ "huge_lengths", { .request_len = U32_MAX, .response_len = U32_MAX,
+			    .request_buffer = AZ_MB(1),
+			    .response_buffer = AZ_MB(2) }, -E2BIG },
+};
+
+static void az_validate_desc(const struct az_validate_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(az_validate, az_validate_cases, az_validate_desc);
+
+static void az_blob_validate_test(struct kunit *test)
+{
+	const struct az_validate_case *c = test->param_value;
+
+	KUNIT_EXPECT_EQ(test, az_blob_validate(&c->r), c->err);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Layout of a request: az_blob_req_init() */
+
+struct az_layout_case {
+	const char *name;
+	struct az_blob_request_sync r;
+	/* per buffer, in packet order: data, request, response */
+	u32 nr_pages[AZ_BLOB_NR_BUFS];
+	u32 range_offset[AZ_BLOB_NR_BUFS];
+	u32 total;
+};
+
+static const struct az_layout_case az_layout_cases[] = {
+	{ "aligned",
+	  { .data_len = 8192, .request_len = 4096, .response_len = 4096,
+	    .data_buffer = 0x10000, .request_buffer = 0x20000,
+	    .response_buffer = 0x30000 },
+	  { 2, 1, 1 }, { 0, 2 * 4096, 3 * 4096 }, 4 },
+	{ "unaligned",
+	  { .data_len = 8, .request_len = 4096, .response_len = 4095,
+	    .data_buffer = 0x10ffc, .request_buffer = 0x20001,
+	    .response_buffer = 0x30001 },
+	  { 2, 2, 1 }, { 0xffc, 2 * 4096 + 1, 4 * 4096 + 1 }, 5 },
+	{ "shared_page",
+	  { .request_len = 20, .response_len = 50,
+	    .request_buffer = 0x5000 + 10, .response_buffer = 0x5000 + 100,
+	    .data_buffer = 0x5000 },
+	  { 0, 1, 1 }, { 0, 10, 4096 + 100 }, 2 },
+	{ "one_byte",
+	  { .request_len = 1, .response_len = 1, .data_len = 1,
+	    .request_buffer = 0x7fff, .response_buffer = 0x8000,
+	    .data_buffer = 0x9abc },
+	  { 1, 1, 1 }, { 0xabc, 4096 + 0xfff, 2 * 4096 }, 3 },
+	{ "max_pages",
+	  { .request_len = 1, .response_len = 1,
+	    .data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096,
+	    .request_buffer = AZ_MB(1) + 4095, .response_buffer = AZ_MB(2),
+	    .data_buffer = AZ_MB(64) },
+	  { AZ_BLOB_MAX_PAGES - 2, 1, 1 },
+	  { 0, (AZ_BLOB_MAX_PAGES - 2) * 4096 + 4095,
+	    (AZ_BLOB_MAX_PAGES - 1) * 4096 }, AZ_BLOB_MAX_PAGES },
+};
+
+static void az_layout_desc(const struct az_layout_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(az_layout, az_layout_cases, az_layout_desc);
+
+static void az_blob_req_init_test(struct kunit *test)
+{
+	const struct az_layout_case *c = test->param_value;
+	const struct az_blob_request_sync *r = &c->r;
+	struct az_blob_req *req;
+	u32 first = 0;
+	int i;
+
+	req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req);
+	KUNIT_ASSERT_EQ(test, az_blob_validate(r), 0);
+	az_blob_req_init(req, r);
+
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		const struct az_blob_buf *b = &req->bufs[i];
+
+		KUNIT_EXPECT_EQ_MSG(test, b->nr_hvpages, c->nr_pages[i],
+				    "buffer %d", i);
+		/* 4 KiB CPU pages here, so CPU and Hyper-V pages agree. */
+		KUNIT_EXPECT_EQ_MSG(test, b->nr_pages,
+				    az_blob_cpu_pages(b->uaddr, b->len),
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, b->first_hvpage, first,
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, b->range_offset, c->range_offset[i],
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, b->nr_pinned, 0, "buffer %d", i);
+		first += b->nr_hvpages;
+	}
+	KUNIT_EXPECT_EQ(test, req->nr_hvpages, c->total);
+	KUNIT_EXPECT_EQ(test, req->nr_pages, c->total);
+
+	KUNIT_EXPECT_EQ(test, req->bufs[AZ_BLOB_BUF_DATA].gup_flags,
+			(unsigned int)FOLL_WRITE);
+	KUNIT_EXPECT_EQ(test, req->bufs[AZ_BLOB_BUF_REQUEST].gup_flags, 0);
+	KUNIT_EXPECT_EQ(test, req->bufs[AZ_BLOB_BUF_RESPONSE].gup_flags,
+			(unsigned int)FOLL_WRITE);
+	/* An absent data buffer has no address, whatever the caller said. */
+	if (!r->data_len)
+		KUNIT_EXPECT_EQ(test, req->bufs[AZ_BLOB_BUF_DATA].uaddr, 0);
+
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req->msg.data_buffer_offset),
+			c->range_offset[AZ_BLOB_BUF_DATA]);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req->msg.request_buffer_offset),
+			c->range_offset[AZ_BLOB_BUF_REQUEST]);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req->msg.response_buffer_offset),
+			c->range_offset[AZ_BLOB_BUF_RESPONSE]);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req->msg.data_buffer_length),
+			r->data_len);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req->msg.request_buffer_length),
+			r->request_len);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(req->msg.response_buffer_length),
+			r->response_len);
+	/* Every buffer ends inside the range. */
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++)
+		KUNIT_EXPECT_LE_MSG(test,
+				    (u64)req->bufs[i].range_offset +
+				    req->bufs[i].len,
+				    (u64)req->nr_hvpages * HV_HYP_PAGE_SIZE,
+				    "buffer %d", i);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The fake host */
+
+enum az_host_mode {
+	AZ_HOST_SYNC,		/* complete inside az_blob_send() */
+	AZ_HOST_LATE,		/* complete from a work item, later */
+	AZ_HOST_TWICE,		/* complete twice inside az_blob_send() */
+	AZ_HOST_GARBAGE,	/* a bad packet first, then the completion */
+	AZ_HOST_HOLD,		/* never complete */
+};
+
+enum az_garbage {
+	AZ_GARBAGE_SHORT,
+	AZ_GARBAGE_EMPTY,
+	AZ_GARBAGE_UNKNOWN_ID,
+	AZ_GARBAGE_UNISSUED_ID,
+	AZ_GARBAGE_ID_ZERO,
+	AZ_GARBAGE_WRONG_TYPE,
+	AZ_GARBAGE_RESP_LEN_OVER,
+	AZ_GARBAGE_STATUS,
+};
+
+struct az_host_pkt {
+	struct az_blob_req *req;
+	u64 id;
+	struct az_blob_vsp_request msg;
+	struct vmbus_packet_mpb_array *desc;
+	u32 desc_size;
+	bool completed;
+	/* what the host saw in the request and data buffers */
+	bool request_ok;
+	bool data_ok;
+};
+
+/* The VMBus device, its channel and the host behind it. */
+struct az_host {
+	struct hv_device hdev;
+	struct vmbus_channel chan;
+	struct kunit *test;
+	struct az_blob_dev *dev;
+	bool registered;
+	bool probed;
+
+	spinlock_t lock;	/* nr_pkts, nr_ready, nr_sends, fail_sends */
+	wait_queue_head_t wq;
+	enum az_host_mode mode;
+	enum az_garbage garbage;
+	struct az_host_pkt pkts[AZ_TEST_MAX_PKTS];
+	/* packet slots taken, and filled in */
+	int nr_pkts;
+	int nr_ready;
+	int nr_sends;
+	u32 status;
+	/* what az_blob_send() returns, for the next fail_sends calls */
+	int send_err;
+	int fail_sends;
+	int open_err;
+	int nr_opens;
+	int nr_closes;
+	/* expected content, for the host to check */
+	const u8 *expect_request;
+	const u8 *expect_data;
+	/* called by the az_blob_vmbus_close() stub */
+	void (*on_close)(struct az_host *host);
+	void *on_close_ctx;
+	struct delayed_work late_work;
+};
+
+KUNIT_DEFINE_ACTION_WRAPPER(az_kfree_action, kfree, const void *);
+KUNIT_DEFINE_ACTION_WRAPPER(az_free_page_action, __free_page, struct page *);
+
+static struct az_host *az_host_of(struct az_blob_dev *dev)
+{
+	return container_of(dev->hdev, struct az_host, hdev);
+}
+
+struct az_test_pkt {
+	struct vmpacket_descriptor desc;
+	union {
+		struct az_blob_vsp_completion comp;
+		u8 raw[16];
+	};
+};
+
+/* Feed one packet to the driver as the channel callback (softirq) would. */
+static void az_host_deliver(struct az_blob_dev *dev, u16 type, u64 id,
+			    u32 datalen, u32 status, u32 response_len)
+{
+	struct az_test_pkt pkt = { };
+
+	pkt.desc.type = type;
+	pkt.desc.offset8 = sizeof(pkt.desc) >> 3;
+	pkt.desc.len8 = (sizeof(pkt.desc) + datalen) >> 3;
+	pkt.desc.trans_id = id;
+	pkt.comp.length = cpu_to_le32(sizeof(pkt.comp));
+	pkt.comp.error = cpu_to_le32(status);
+	pkt.comp.response_len = cpu_to_le32(response_len);
+
+	local_bh_disable();
+	az_blob_handle_packet(dev, &pkt.desc);
+	local_bh_enable();
+}
+
+static void az_host_complete(struct az_blob_dev *dev, u64 id, u32 status,
+			     u32 response_len)
+{
+	az_host_deliver(dev, VM_PKT_COMP, id,
+			ALIGN(sizeof(struct az_blob_vsp_completion), 8),
+			status, response_len);
+}
+
+/* Copy to or from the guest memory the packet's GPA range describes. */
+static void az_host_gpa_rw(const struct vmbus_packet_mpb_array *desc,
+			   u32 off, void *buf, u32 len, bool write)
+{
+	while (len) {
+		u64 hvpfn = desc->range.pfn_array[off >> HV_HYP_PAGE_SHIFT];
+		u32 o = off & (HV_HYP_PAGE_SIZE - 1);
+		u32 n = min_t(u32, len, HV_HYP_PAGE_SIZE - o);
+		struct page *page = pfn_to_page(hvpfn >> (PAGE_SHIFT -
+							  HV_HYP_PAGE_SHIFT));
+		u32 poff = ((hvpfn << HV_HYP_PAGE_SHIFT) & ~PAGE_MASK) + o;
+		u8 *va = kmap_local_page(page);
+
+		if (write)
+			memcpy(va + poff, buf, n);
+		else
+			memcpy(buf, va + poff, n);
+		kunmap_local(va);
+		off += n;
+		buf += n;
+		len -= n;
+	}
+}
+
+/* The byte the echoing host writes at offset @i of a response. */
+static u8 az_echo_byte(u32 i)
+{
+	return (u8)(i * 7 + 3);
+}
+
+/*
+ * Act on the request buffers as a host would: check what the guest sent
+ * and write the response. Returns the response length.
+ */
+static u32 az_host_echo(struct az_host *host, struct az_host_pkt *p)
+{
+	u32 len = le32_to_cpu(p->msg.response_buffer_length);
+	u32 req_len = le32_to_cpu(p->msg.request_buffer_length);
+	u32 dv = le32_to_cpu(p->msg.data_buffer_valid);
+	u8 *buf;
+	u32 i;
+
+	len = min_t(u32, len, AZ_TEST_ECHO_LEN);
+	buf = kmalloc(max3(len, req_len, dv) + 1, GFP_KERNEL);
+	if (!buf)
+		return 0;
+	if (host->expect_request) {
+		az_host_gpa_rw(p->desc,
+			       le32_to_cpu(p->msg.request_buffer_offset), buf,
+			       req_len, false);
+		p->request_ok = !memcmp(buf, host->expect_request, req_len);
+	}
+	if (host->expect_data) {
+		az_host_gpa_rw(p->desc, le32_to_cpu(p->msg.data_buffer_offset),
+			       buf, dv, false);
+		p->data_ok = !memcmp(buf, host->expect_data, dv);
+	}
+	for (i = 0; i < len; i++)
+		buf[i] = az_echo_byte(i);
+	az_host_gpa_rw(p->desc, le32_to_cpu(p->msg.response_buffer_offset),
+		       buf, len, true);
+	kfree(buf);
+	return len;
+}
+
+static void az_host_send_garbage(struct az_host *host, struct az_host_pkt *p)
+{
+	struct az_blob_dev *dev = host->dev;
+	u32 len = sizeof(struct az_blob_vsp_completion);
+
+	switch (host->garbage) {
+	case AZ_GARBAGE_SHORT:
+		/* 4 bytes of payload, padded to 8 by the ring. */
+		az_host_deliver(dev, VM_PKT_COMP, p->id, 8, 0, 0);
+		break;
+	case AZ_GARBAGE_EMPTY:
+		az_host_deliver(dev, VM_PKT_COMP, p->id, 0, 0, 0);
+		break;
+	case AZ_GARBAGE_UNKNOWN_ID:
+		az_host_deliver(dev, VM_PKT_COMP, 0x7fff0001, 16, 0, 0);
+		break;
+	case AZ_GARBAGE_UNISSUED_ID:
+		az_host_deliver(dev, VM_PKT_COMP, p->id + 1, 16, 0, 0);
+		break;
+	case AZ_GARBAGE_ID_ZERO:
+		az_host_deliver(dev, VM_PKT_COMP, 0, 16, 0, 0);
+		break;
+	case AZ_GARBAGE_WRONG_TYPE:
+		az_host_deliver(dev, VM_PKT_DATA_INBAND, p->id, 16, 0, len);
+		break;
+	default:
+		break;
+	}
+}
+
+static void az_host_late_work(struct work_struct *work)
+{
+	struct az_host *host = container_of(to_delayed_work(work),
+					    struct az_host, late_work);
+	int i;
+
+	for (i = 0; i < READ_ONCE(host->nr_ready); i++) {
+		struct az_host_pkt *p = &host->pkts[i];
+		u32 len;
+
+		if (p->completed)
+			continue;
+		len = az_host_echo(host, p);
+		p->completed = true;
+		az_host_complete(host->dev, p->id, host->status, len);
+	}
+}
+
+/* az_blob_send() stub: the host receives a request packet. */
+static int az_host_send(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	struct kunit *test = kunit_get_current_test();
+	struct az_host *host = az_host_of(dev);
+	struct vmbus_channel *chan = dev->hdev->channel;
+	struct az_host_pkt *p;
+	u32 len;
+	int i;
+
+	spin_lock(&host->lock);
+	host->nr_sends++;
+	if (host->fail_sends) {
+		host->fail_sends--;
+		spin_unlock(&host->lock);
+		wake_up_all(&host->wq);
+		return host->send_err;
+	}
+	if (host->nr_pkts == AZ_TEST_MAX_PKTS) {
+		spin_unlock(&host->lock);
+		KUNIT_FAIL(test, "more packets than the fake host holds");
+		return -EAGAIN;
+	}
+	p = &host->pkts[host->nr_pkts++];
+	spin_unlock(&host->lock);
+
+	/*
+	 * No assertions here: this may run in a caller's kthread, which
+	 * must not abort the test.
+	 */
+	p->desc = kmemdup(req->desc, req->desc_size, GFP_KERNEL);
+	if (!p->desc || kunit_add_action_or_reset(test, az_kfree_action,
+						  p->desc)) {
+		KUNIT_FAIL(test, "out of memory");
+		return -ENOMEM;
+	}
+	p->req = req;
+	p->msg = req->msg;
+	p->desc_size = req->desc_size;
+	/* What vmbus_sendpacket_mpb_desc() does with the request id. */
+	p->id = chan->next_request_id_callback(chan, (uintptr_t)req);
+	if (p->id == VMBUS_RQST_ERROR) {
+		KUNIT_FAIL(test, "request ids exhausted");
+		return -EAGAIN;
+	}
+
+	/* The host owns the request: it is pending, its pages pinned. */
+	KUNIT_EXPECT_EQ(test, req->state, AZ_BLOB_REQ_HOST);
+	KUNIT_EXPECT_FALSE(test, list_empty(&req->node));
+	for (i = 0; i < req->nr_pages; i++) {
+		struct page *page = req->pages[i];
+
+		/* The zero page (read-only memory) is never pinned. */
+		if (is_zero_page(page))
+			continue;
+		KUNIT_EXPECT_TRUE_MSG(test,
+				      folio_maybe_dma_pinned(page_folio(page)),
+				      "page %d not pinned", i);
+	}
+
+	spin_lock(&host->lock);
+	host->nr_ready++;
+	spin_unlock(&host->lock);
+	wake_up_all(&host->wq);
+
+	switch (host->mode) {
+	case AZ_HOST_SYNC:
+	case AZ_HOST_TWICE:
+		len = az_host_echo(host, p);
+		p->completed = true;
+		az_host_complete(dev, p->id, host->status, len);
+		if (host->mode == AZ_HOST_TWICE)
+			az_host_complete(dev, p->id, host->status, len);
+		break;
+	case AZ_HOST_LATE:
+		schedule_delayed_work(&host->late_work,
+				      msecs_to_jiffies(AZ_TEST_LATE_MS));
+		break;
+	case AZ_HOST_GARBAGE:
+		az_host_send_garbage(host, p);
+		/* The bad packet completed nothing. */
+		KUNIT_EXPECT_EQ(test, req->state, AZ_BLOB_REQ_HOST);
+		KUNIT_EXPECT_FALSE(test, completion_done(&req->done));
+		KUNIT_EXPECT_FALSE(test, list_empty(&req->node));
+		len = az_host_echo(host, p);
+		if (host->garbage == AZ_GARBAGE_RESP_LEN_OVER)
+			len = le32_to_cpu(req->msg.response_buffer_length) + 1;
+		p->completed = true;
+		az_host_complete(dev, p->id, host->status, len);
+		break;
+	case AZ_HOST_HOLD:
+		break;
+	}
+	return 0;
+}
+
+/* az_blob_open_channel() stub: a channel with a real request-id table. */
+static int az_host_open(struct az_blob_dev *dev)
+{
+	struct az_host *host = az_host_of(dev);
+	struct vmbus_channel *chan = dev->hdev->channel;
+	struct vmbus_requestor *rqstor = &chan->requestor;
+	int i;
+
+	host->nr_opens++;
+	if (host->open_err)
+		return host->open_err;
+
+	rqstor->req_arr = kcalloc(AZ_TEST_RQSTOR_SIZE, sizeof(u64),
+				  GFP_KERNEL);
+	rqstor->req_bitmap = bitmap_zalloc(AZ_TEST_RQSTOR_SIZE, GFP_KERNEL);
+	if (!rqstor->req_arr || !rqstor->req_bitmap) {
+		kfree(rqstor->req_arr);
+		bitmap_free(rqstor->req_bitmap);
+		return -ENOMEM;
+	}
+	for (i = 0; i < AZ_TEST_RQSTOR_SIZE - 1; i++)
+		rqstor->req_arr[i] = i + 1;
+	rqstor->req_arr[i] = U64_MAX;
+	rqstor->size = AZ_TEST_RQSTOR_SIZE;
+	rqstor->next_request_id = 0;
+	spin_lock_init(&rqstor->req_lock);
+
+	chan->rqstor_size = AZ_TEST_RQSTOR_SIZE;
+	chan->next_request_id_callback = vmbus_next_request_id;
+	chan->request_addr_callback = vmbus_request_addr;
+	host->dev = dev;
+	return 0;
+}
+
+/* az_blob_vmbus_close() stub */
+static void az_host_close(struct az_blob_dev *dev)
+{
+	struct az_host *host = az_host_of(dev);
+
+	host->nr_closes++;
+	if (host->on_close)
+		host->on_close(host);
+}
+
+static void az_host_hdev_release(struct device *d)
+{
+	struct az_host *host = container_of(d, struct az_host, hdev.device);
+
+	kfree(host->chan.requestor.req_arr);
+	bitmap_free(host->chan.requestor.req_bitmap);
+	kfree(host);
+}
+
+static void az_host_unregister(void *data)
+{
+	struct az_host *host = data;
+
+	device_unregister(&host->hdev.device);
+}
+
+static void az_host_remove(void *data)
+{
+	struct az_host *host = data;
+
+	cancel_delayed_work_sync(&host->late_work);
+	if (host->probed)
+		az_blob_remove(&host->hdev);
+	host->probed = false;
+}
+
+/* A registered VMBus device with the fake host behind it, not probed. */
+static struct az_host *az_host_create(struct kunit *test)
+{
+	static atomic_t seq = ATOMIC_INIT(0);
+	struct az_host *host;
+	int ret;
+
+	/*
+	 * Before the actions below: cleanup runs in reverse order, and the
+	 * removal at cleanup still needs the stubs.
+	 */
+	kunit_activate_static_stub(test, az_blob_send, az_host_send);
+	kunit_activate_static_stub(test, az_blob_open_channel, az_host_open);
+	kunit_activate_static_stub(test, az_blob_vmbus_close, az_host_close);
+
+	host = kzalloc(sizeof(*host), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, host);
+	host->test = test;
+	spin_lock_init(&host->lock);
+	init_waitqueue_head(&host->wq);
+	INIT_DELAYED_WORK(&host->late_work, az_host_late_work);
+	host->hdev.channel = &host->chan;
+	host->hdev.device.release = az_host_hdev_release;
+	device_initialize(&host->hdev.device);
+	ret = dev_set_name(&host->hdev.device, "az_blob_kunit.%d",
+			   atomic_inc_return(&seq));
+	if (!ret)
+		ret = device_add(&host->hdev.device);
+	if (ret) {
+		put_device(&host->hdev.device);
+		KUNIT_ASSERT_EQ(test, ret, 0);
+	}
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							az_host_unregister,
+							host), 0);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, az_host_remove,
+							host), 0);
+
+	return host;
+}
+
+static struct az_host *az_host_probe(struct kunit *test)
+{
+	struct az_host *host = az_host_create(test);
+
+	KUNIT_ASSERT_EQ(test, az_blob_probe(&host->hdev, NULL), 0);
+	host->probed = true;
+	KUNIT_ASSERT_PTR_EQ(test, host->dev,
+			    (struct az_blob_dev *)hv_get_drvdata(&host->hdev));
+	return host;
+}
+
+static bool az_host_sent(struct az_host *host, int n)
+{
+	bool ret;
+
+	spin_lock(&host->lock);
+	ret = host->nr_ready >= n;
+	spin_unlock(&host->lock);
+	return ret;
+}
+
+/* The device is idle: nothing pending, no budget held. */
+static void az_expect_idle(struct kunit *test, struct az_blob_dev *dev)
+{
+	spin_lock_bh(&dev->lock);
+	KUNIT_EXPECT_TRUE(test, list_empty(&dev->pending));
+	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 0);
+	KUNIT_EXPECT_EQ(test, dev->nr_pinned, 0);
+	spin_unlock_bh(&dev->lock);
+}
+
+/* Count slab corruption (double frees, ...) instead of only logging it. */
+static int *az_count_slab_errors(struct kunit *test)
+{
+	struct kunit_resource *res;
+	int *errors;
+
+	res = kunit_kzalloc(test, sizeof(*res), GFP_KERNEL);
+	errors = kunit_kzalloc(test, sizeof(*errors), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, res);
+	KUNIT_ASSERT_NOT_NULL(test, errors);
+	KUNIT_ASSERT_EQ(test, kunit_add_named_resource(test, NULL, NULL, res,
+						       "slab_errors", errors),
+			0);
+	return errors;
+}
+
+/* An extra reference on the device, as an open file holds. */
+static void az_dev_release(struct kref *kref)
+{
+	kfree(container_of(kref, struct az_blob_dev, kref));
+}
+
+static void az_dev_put(void *data)
+{
+	struct az_blob_dev *dev = data;
+
+	kref_put(&dev->kref, az_dev_release);
+}
+
+static void az_dev_get(struct kunit *test, struct az_blob_dev *dev)
+{
+	kref_get(&dev->kref);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, az_dev_put, dev),
+			0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* User memory */
+
+struct az_user {
+	unsigned long base;	/* user address */
+	size_t len;
+};
+
+static unsigned long az_user_map(struct kunit *test, size_t len,
+				 unsigned long prot)
+{
+	unsigned long addr;
+
+	addr = kunit_vm_mmap(test, NULL, 0, len, prot,
+			     MAP_ANONYMOUS | MAP_PRIVATE, 0);
+	KUNIT_ASSERT_NE_MSG(test, addr, 0, "no user memory");
+	KUNIT_ASSERT_FALSE(test, IS_ERR_VALUE(addr));
+	return addr;
+}
+
+static void az_user_write(struct kunit *test, unsigned long addr,
+			  const void *buf, size_t len)
+{
+	KUNIT_ASSERT_EQ(test, copy_to_user((void __user *)addr, buf, len), 0);
+}
+
+static void az_user_read(struct kunit *test, unsigned long addr, void *buf,
+			 size_t len)
+{
+	KUNIT_ASSERT_EQ(test, copy_from_user(buf, (void __user *)addr, len), 0);
+}
+
+static void az_user_fill(struct kunit *test, unsigned long addr, u8 byte,
+			 size_t len)
+{
+	u8 *buf = kunit_kmalloc(test, len, GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	memset(buf, byte, len);
+	az_user_write(test, addr, buf, len);
+	kunit_kfree(test, buf);
+}
+
+/*
+ * A read-only user mapping holding @len bytes of @buf: a shmem page mapped
+ * twice, written through a writable mapping.
+ */
+static unsigned long az_user_read_only_copy(struct kunit *test,
+					    const void *buf, size_t len)
+{
+	unsigned long rw, ro;
+	struct file *file;
+
+	file = shmem_file_setup("az_blob_kunit", PAGE_SIZE, 0);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(file));
+	rw = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ | PROT_WRITE,
+			   MAP_SHARED, 0);
+	ro = kunit_vm_mmap(test, file, 0, PAGE_SIZE, PROT_READ, MAP_SHARED, 0);
+	fput(file);
+	KUNIT_ASSERT_FALSE(test, !rw || IS_ERR_VALUE(rw));
+	KUNIT_ASSERT_FALSE(test, !ro || IS_ERR_VALUE(ro));
+	az_user_write(test, rw, buf, len);
+	return ro;
+}
+
+/*
+ * A request in user memory with its three buffers in one page each, the
+ * argument in a fourth page. Returns the user address of the argument.
+ */
+static unsigned long az_user_request(struct kunit *test,
+				     struct az_blob_request_sync *r)
+{
+	unsigned long base = az_user_map(test, 4 * PAGE_SIZE,
+					 PROT_READ | PROT_WRITE);
+	unsigned long uarg = base + 3 * PAGE_SIZE + 64;
+	int i;
+
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < 16; i++)
+		r->guid[i] = i;
+	r->timeout = 1000;
+	r->request_len = 100;
+	r->response_len = 200;
+	r->data_len = 300;
+	r->data_valid = 0;
+	r->request_buffer = base + 10;
+	r->response_buffer = base + PAGE_SIZE + 20;
+	r->data_buffer = base + 2 * PAGE_SIZE + 30;
+	r->response.status = AZ_TEST_SENTINEL;
+	r->response.response_len = AZ_TEST_SENTINEL;
+	az_user_write(test, uarg, r, sizeof(*r));
+	return uarg;
+}
+
+/* ---------------------------------------------------------------------- */
+/* The wire message, built from real pinned user pages */
+
+static void az_blob_wire_message_test(struct kunit *test)
+{
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_request_sync r = { }, out;
+	struct page *pages[6] = { };
+	const u32 data_len = 2 * 4096 + 0x10, req_len = 200, resp_len = 300;
+	unsigned long base, uarg;
+	const u64 *pfn;
+	u8 *req_bytes, *data_bytes, *resp;
+	u8 exp[56];
+	long ret;
+	int i, n;
+
+	base = az_user_map(test, 6 * PAGE_SIZE, PROT_READ | PROT_WRITE);
+	/* data: pages 0-2; request: pages 3-4; response: page 4 (shared) */
+	r.data_buffer = base + 0x100;
+	r.request_buffer = base + 3 * PAGE_SIZE + 4000;
+	r.response_buffer = base + 4 * PAGE_SIZE + 500;
+	r.request_len = req_len;
+	r.response_len = resp_len;
+	r.data_len = data_len;
+	r.data_valid = data_len;
+	r.timeout = 0x01020304;
+	for (i = 0; i < 16; i++)
+		r.guid[i] = 0xa0 + i;
+	r.response.status = AZ_TEST_SENTINEL;
+	r.response.response_len = AZ_TEST_SENTINEL;
+	uarg = base + 5 * PAGE_SIZE + 8;
+	az_user_write(test, uarg, &r, sizeof(r));
+
+	req_bytes = kunit_kmalloc(test, req_len, GFP_KERNEL);
+	data_bytes = kunit_kmalloc(test, data_len, GFP_KERNEL);
+	resp = kunit_kmalloc(test, resp_len, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req_bytes);
+	KUNIT_ASSERT_NOT_NULL(test, data_bytes);
+	KUNIT_ASSERT_NOT_NULL(test, resp);
+	for (i = 0; i < req_len; i++)
+		req_bytes[i] = i ^ 0x5c;
+	for (i = 0; i < data_len; i++)
+		data_bytes[i] = i * 13;
+	az_user_write(test, r.request_buffer, req_bytes, req_len);
+	az_user_write(test, r.data_buffer, data_bytes, data_len);
+	az_user_fill(test, r.response_buffer, 0xee, resp_len);
+
+	/* Fault the pages in and hold them, so their PFNs cannot change. */
+	n = get_user_pages_fast(base, 5, FOLL_WRITE, pages);
+	KUNIT_ASSERT_EQ(test, n, 5);
+
+	host->mode = AZ_HOST_SYNC;
+	host->status = 0x11223344;
+	host->expect_request = req_bytes;
+	host->expect_data = data_bytes;
+	ret = az_blob_ioctl_request(host->dev, (void __user *)uarg);
+	KUNIT_EXPECT_EQ(test, ret, 0);
+	KUNIT_ASSERT_EQ(test, host->nr_pkts, 1);
+	KUNIT_EXPECT_TRUE(test, host->pkts[0].request_ok);
+	KUNIT_EXPECT_TRUE(test, host->pkts[0].data_ok);
+
+	/* One range, offset 0, data then request then response pages. */
+	pfn = host->pkts[0].desc->range.pfn_array;
+	KUNIT_EXPECT_EQ(test, host->pkts[0].desc->rangecount, 1);
+	KUNIT_EXPECT_EQ(test, host->pkts[0].desc->range.offset, 0);
+	KUNIT_EXPECT_EQ(test, host->pkts[0].desc->range.len, 6 * 4096);
+	KUNIT_EXPECT_EQ(test, host->pkts[0].desc_size,
+			struct_size(host->pkts[0].desc, range.pfn_array, 6));
+	KUNIT_EXPECT_EQ(test, pfn[0], (u64)page_to_pfn(pages[0]));
+	KUNIT_EXPECT_EQ(test, pfn[1], (u64)page_to_pfn(pages[1]));
+	KUNIT_EXPECT_EQ(test, pfn[2], (u64)page_to_pfn(pages[2]));
+	KUNIT_EXPECT_EQ(test, pfn[3], (u64)page_to_pfn(pages[3]));
+	KUNIT_EXPECT_EQ(test, pfn[4], (u64)page_to_pfn(pages[4]));
+	KUNIT_EXPECT_EQ(test, pfn[5], (u64)page_to_pfn(pages[4]));
+
+	/* The in-band message, byte by byte: little-endian fields. */
+	memset(exp, 0, sizeof(exp));
+	put_unaligned_le32(AZ_BLOB_VSP_VERSION, exp + 0);
+	put_unaligned_le32(0x01020304, exp + 4);
+	put_unaligned_le32(0x100, exp + 8);
+	put_unaligned_le32(data_len, exp + 12);
+	put_unaligned_le32(data_len, exp + 16);
+	put_unaligned_le32(0x100, exp + 20);		/* operation */
+	put_unaligned_le32(3 * 4096 + 4000, exp + 24);
+	put_unaligned_le32(req_len, exp + 28);
+	put_unaligned_le32(5 * 4096 + 500, exp + 32);
+	put_unaligned_le32(resp_len, exp + 36);
+	for (i = 0; i < 16; i++)
+		exp[40 + i] = 0xa0 + i;
+	KUNIT_EXPECT_MEMEQ(test, &host->pkts[0].msg, exp, sizeof(exp));
+
+	/* The result went back to user space ... */
+	az_user_read(test, uarg, &out, sizeof(out));
+	KUNIT_EXPECT_EQ(test, out.response.status, 0x11223344);
+	KUNIT_EXPECT_EQ(test, out.response.response_len, AZ_TEST_ECHO_LEN);
+	/* ... and what the host wrote through the PFNs is in the buffer. */
+	az_user_read(test, r.response_buffer, resp, resp_len);
+	for (i = 0; i < resp_len; i++)
+		if (resp[i] != (i < AZ_TEST_ECHO_LEN ? az_echo_byte(i) : 0xee))
+			break;
+	KUNIT_EXPECT_EQ_MSG(test, i, resp_len, "response byte %d wrong", i);
+
+	/* Every page is unpinned, the budget returned. */
+	for (i = 0; i < n; i++) {
+		KUNIT_EXPECT_FALSE_MSG(test,
+				       folio_maybe_dma_pinned(page_folio(pages[i])),
+				       "page %d still pinned", i);
+		put_page(pages[i]);
+	}
+	az_expect_idle(test, host->dev);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&host->dev->stats.submitted), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&host->dev->stats.failed), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&host->dev->stats.bytes),
+			data_len + req_len + resp_len);
+}
+
+/* az_blob_fill_desc() on its own: CPU pages to Hyper-V PFNs. */
+static void az_blob_fill_desc_test(struct kunit *test)
+{
+	struct az_blob_request_sync r = {
+		.request_len = 10, .response_len = 4096,
+		.request_buffer = 0x7000 + 4090,
+		.response_buffer = 0x9000 + 1,
+	};
+	struct az_blob_req *req;
+	struct page *pg[4];
+	int i;
+
+	req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req);
+	az_blob_req_init(req, &r);
+	KUNIT_ASSERT_EQ(test, req->nr_pages, 4);
+	req->pages = pg;
+	req->desc_size = struct_size(req->desc, range.pfn_array, 4);
+	req->desc = kunit_kzalloc(test, req->desc_size, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req->desc);
+	for (i = 0; i < 4; i++) {
+		pg[i] = alloc_page(GFP_KERNEL);
+		KUNIT_ASSERT_NOT_NULL(test, pg[i]);
+		KUNIT_ASSERT_EQ(test,
+				kunit_add_action_or_reset(test,
+							  az_free_page_action,
+							  pg[i]), 0);
+	}
+	az_blob_fill_desc(req);
+	KUNIT_EXPECT_EQ(test, req->desc->rangecount, 1);
+	KUNIT_EXPECT_EQ(test, req->desc->range.offset, 0);
+	KUNIT_EXPECT_EQ(test, req->desc->range.len, 4 * HV_HYP_PAGE_SIZE);
+	for (i = 0; i < 4; i++)
+		KUNIT_EXPECT_EQ_MSG(test, req->desc->range.pfn_array[i],
+				    page_to_hvpfn(pg[i]), "pfn %d", i);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The ioctl path: user memory, budgets and what reaches the host */
+
+enum az_ioctl_setup {
+	AZ_IOCTL_OK,
+	AZ_IOCTL_UARG_NULL,
+	AZ_IOCTL_UARG_READ_ONLY,
+	AZ_IOCTL_REQUEST_KERNEL,
+	AZ_IOCTL_REQUEST_NONE,
+	AZ_IOCTL_REQUEST_READ_ONLY,
+	AZ_IOCTL_RESPONSE_READ_ONLY,
+	AZ_IOCTL_DATA_READ_ONLY,
+	AZ_IOCTL_DATA_ABSENT_BAD,
+	AZ_IOCTL_RESERVED,
+	AZ_IOCTL_TOO_BIG,
+	AZ_IOCTL_SEND_EIO,
+	AZ_IOCTL_SEND_EAGAIN,
+	AZ_IOCTL_SEND_ENODEV,
+	AZ_IOCTL_RESP_LEN_EXACT,
+};
+
+struct az_ioctl_case {
+	const char *name;
+	enum az_ioctl_setup setup;
+	long err;
+	int sends;	/* calls of az_blob_send() */
+	int pkts;	/* packets the host accepted */
+};
+
+static const struct az_ioctl_case az_ioctl_cases[] = {
+	{ "ok", AZ_IOCTL_OK, 0, 1, 1 },
+	{ "uarg_null", AZ_IOCTL_UARG_NULL, -EFAULT, 0, 0 },
+	{ "uarg_read_only", AZ_IOCTL_UARG_READ_ONLY, -EFAULT, 1, 1 },
+	{ "request_kernel_address", AZ_IOCTL_REQUEST_KERNEL, -EFAULT, 0, 0 },
+	{ "request_prot_none", AZ_IOCTL_REQUEST_NONE, -EFAULT, 0, 0 },
+	{ "request_read_only", AZ_IOCTL_REQUEST_READ_ONLY, 0, 1, 1 },
+	{ "response_read_only", AZ_IOCTL_RESPONSE_READ_ONLY, -EFAULT, 0, 0 },
+	{ "data_read_only", AZ_IOCTL_DATA_READ_ONLY, -EFAULT, 0, 0 },
+	{ "data_absent_bad_address", AZ_IOCTL_DATA_ABSENT_BAD, 0, 1, 1 },
+	{ "reserved", AZ_IOCTL_RESERVED, -EINVAL, 0, 0 },
+	{ "too_big", AZ_IOCTL_TOO_BIG, -E2BIG, 0, 0 },
+	{ "send_eio", AZ_IOCTL_SEND_EIO, -EIO, 1, 0 },
+	{ "send_ring_full_retries", AZ_IOCTL_SEND_EAGAIN, 0, 3, 1 },
+	{ "send_enodev", AZ_IOCTL_SEND_ENODEV, -ENODEV, 1, 0 },
+	{ "response_len_exact", AZ_IOCTL_RESP_LEN_EXACT, 0, 1, 1 },
+};
+
+static void az_ioctl_desc(const struct az_ioctl_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(az_ioctl, az_ioctl_cases, az_ioctl_desc);
+
+static void az_blob_ioctl_test(struct kunit *test)
+{
+	const struct az_ioctl_case *c = test->param_value;
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_request_sync r, out;
+	unsigned long uarg, ro;
+	long ret;
+
+	uarg = az_user_request(test, &r);
+	ro = az_user_map(test, PAGE_SIZE, PROT_READ);
+	host->mode = AZ_HOST_SYNC;
+
+	switch (c->setup) {
+	case AZ_IOCTL_UARG_NULL:
+		uarg = 0;
+		break;
+	case AZ_IOCTL_UARG_READ_ONLY:
+		/* Readable: the request runs; the result cannot be stored. */
+		uarg = az_user_read_only_copy(test, &r, sizeof(r));
+		break;
+	case AZ_IOCTL_REQUEST_KERNEL:
+		r.request_buffer = (u64)(uintptr_t)host;
+		break;
+	case AZ_IOCTL_REQUEST_NONE:
+		r.request_buffer = az_user_map(test, PAGE_SIZE, PROT_NONE);
+		break;
+	case AZ_IOCTL_REQUEST_READ_ONLY:
+		r.request_buffer = ro + 5;
+		break;
+	case AZ_IOCTL_RESPONSE_READ_ONLY:
+		r.response_buffer = ro + 5;
+		break;
+	case AZ_IOCTL_DATA_READ_ONLY:
+		r.data_buffer = ro;
+		break;
+	case AZ_IOCTL_DATA_ABSENT_BAD:
+		r.data_len = 0;
+		r.data_buffer = (u64)(uintptr_t)host;
+		break;
+	case AZ_IOCTL_RESERVED:
+		r.reserved = 1;
+		break;
+	case AZ_IOCTL_TOO_BIG:
+		r.data_len = AZ_BLOB_MAX_PAGES * 4096;
+		break;
+	case AZ_IOCTL_SEND_EIO:
+		host->send_err = -EIO;
+		host->fail_sends = 1;
+		break;
+	case AZ_IOCTL_SEND_EAGAIN:
+		host->send_err = -EAGAIN;
+		host->fail_sends = 2;
+		break;
+	case AZ_IOCTL_SEND_ENODEV:
+		host->send_err = -ENODEV;
+		host->fail_sends = 1;
+		break;
+	case AZ_IOCTL_RESP_LEN_EXACT:
+		r.response_len = AZ_TEST_ECHO_LEN;
+		break;
+	case AZ_IOCTL_OK:
+		break;
+	}
+
+	if (uarg && c->setup != AZ_IOCTL_UARG_READ_ONLY)
+		az_user_write(test, uarg, &r, sizeof(r));
+
+	ret = az_blob_ioctl_request(host->dev, (void __user *)uarg);
+	KUNIT_EXPECT_EQ(test, ret, c->err);
+	KUNIT_EXPECT_EQ(test, host->nr_sends, c->sends);
+	KUNIT_EXPECT_EQ(test, host->nr_pkts, c->pkts);
+	az_expect_idle(test, host->dev);
+
+	if (!uarg)
+		return;
+	az_user_read(test, uarg, &out, sizeof(out));
+	if (!c->err) {
+		KUNIT_EXPECT_EQ(test, out.response.status, 0);
+		KUNIT_EXPECT_EQ(test, out.response.response_len,
+				min_t(u32, r.response_len, AZ_TEST_ECHO_LEN));
+	} else if (c->setup != AZ_IOCTL_UARG_READ_ONLY) {
+		KUNIT_EXPECT_EQ(test, out.response.status, AZ_TEST_SENTINEL);
+		KUNIT_EXPECT_EQ(test, out.response.response_len,
+				AZ_TEST_SENTINEL);
+	}
+}
+
+/* ---------------------------------------------------------------------- */
+/* Completion hardening */
+
+struct az_garbage_case {
+	const char *name;
+	enum az_host_mode mode;
+	enum az_garbage garbage;
+	u32 status;
+	long err;
+};
+
+static const struct az_garbage_case az_garbage_cases[] = {
+	{ "short_payload", AZ_HOST_GARBAGE, AZ_GARBAGE_SHORT, 0, 0 },
+	{ "empty_payload", AZ_HOST_GARBAGE, AZ_GARBAGE_EMPTY, 0, 0 },
+	{ "unknown_id", AZ_HOST_GARBAGE, AZ_GARBAGE_UNKNOWN_ID, 0, 0 },
+	{ "unissued_id", AZ_HOST_GARBAGE, AZ_GARBAGE_UNISSUED_ID, 0, 0 },
+	{ "id_zero", AZ_HOST_GARBAGE, AZ_GARBAGE_ID_ZERO, 0, 0 },
+	{ "wrong_type", AZ_HOST_GARBAGE, AZ_GARBAGE_WRONG_TYPE, 0, 0 },
+	{ "response_len_over", AZ_HOST_GARBAGE, AZ_GARBAGE_RESP_LEN_OVER, 0,
+	  -EPROTO },
+	{ "host_status", AZ_HOST_GARBAGE, AZ_GARBAGE_STATUS, 5, 0 },
+	{ "duplicate", AZ_HOST_TWICE, 0, 0, 0 },
+	{ "late", AZ_HOST_LATE, 0, 0, 0 },
+};
+
+static void az_garbage_desc(const struct az_garbage_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(az_garbage, az_garbage_cases, az_garbage_desc);
+
+static void az_blob_completion_test(struct kunit *test)
+{
+	const struct az_garbage_case *c = test->param_value;
+	int *slab_errors = az_count_slab_errors(test);
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_blob_request_sync r, out;
+	unsigned long uarg;
+	long ret;
+
+	uarg = az_user_request(test, &r);
+	host->mode = c->mode;
+	host->garbage = c->garbage;
+	host->status = c->status;
+
+	ret = az_blob_ioctl_request(dev, (void __user *)uarg);
+	KUNIT_EXPECT_EQ(test, ret, c->err);
+	KUNIT_ASSERT_EQ(test, host->nr_pkts, 1);
+
+	az_user_read(test, uarg, &out, sizeof(out));
+	if (c->err) {
+		/* Nothing is reported for a request that failed. */
+		KUNIT_EXPECT_EQ(test, out.response.status, AZ_TEST_SENTINEL);
+		KUNIT_EXPECT_EQ(test, out.response.response_len,
+				AZ_TEST_SENTINEL);
+		KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.failed), 1);
+		KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.completed), 0);
+	} else {
+		KUNIT_EXPECT_EQ(test, out.response.status, c->status);
+		KUNIT_EXPECT_EQ(test, out.response.response_len,
+				AZ_TEST_ECHO_LEN);
+		KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.failed),
+				c->status ? 1 : 0);
+		KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.completed),
+				c->status ? 0 : 1);
+	}
+
+	/* A completion for the freed request is dropped, not used. */
+	az_host_complete(dev, host->pkts[0].id, 0, 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.completed) +
+			atomic64_read(&dev->stats.failed), 1);
+	az_expect_idle(test, dev);
+
+	/* The device still works. */
+	host->mode = AZ_HOST_SYNC;
+	host->status = 0;
+	KUNIT_EXPECT_EQ(test, az_blob_ioctl_request(dev, (void __user *)uarg),
+			0);
+	KUNIT_EXPECT_EQ(test, host->nr_pkts, 2);
+	az_expect_idle(test, dev);
+	KUNIT_EXPECT_EQ(test, *slab_errors, 0);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Lifecycle: probe, remove with requests in flight */
+
+/* A caller blocked in the ioctl, in a kthread sharing the test's mm. */
+struct az_caller {
+	struct kunit *test;
+	struct az_blob_dev *dev;
+	struct mm_struct *mm;
+	unsigned long uarg;
+	long ret;
+	struct completion done;
+};
+
+static int az_caller_fn(void *data)
+{
+	struct az_caller *c = data;
+
+	current->kunit_test = c->test;
+	kthread_use_mm(c->mm);
+	c->ret = az_blob_ioctl_request(c->dev, (void __user *)c->uarg);
+	kthread_unuse_mm(c->mm);
+	mmput(c->mm);
+	current->kunit_test = NULL;
+	complete(&c->done);
+	return 0;
+}
+
+/* Freed by the test only once the caller is done; leaked if it hangs. */
+static void az_caller_free(void *data)
+{
+	struct az_caller *c = data;
+
+	if (try_wait_for_completion(&c->done))
+		kfree(c);
+}
+
+static struct az_caller *az_caller_start(struct kunit *test,
+					 struct az_blob_dev *dev,
+					 unsigned long uarg)
+{
+	struct task_struct *task;
+	struct az_caller *c;
+
+	c = kzalloc(sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	c->test = test;
+	c->dev = dev;
+	c->uarg = uarg;
+	c->ret = 1;
+	c->mm = current->mm;
+	init_completion(&c->done);
+	mmget(c->mm);
+	task = kthread_run(az_caller_fn, c, "az_blob_kunit");
+	if (IS_ERR(task)) {
+		mmput(c->mm);
+		kfree(c);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(task));
+	}
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test, az_caller_free,
+							c), 0);
+	return c;
+}
+
+static long az_caller_wait(struct kunit *test, struct az_caller *c)
+{
+	if (!wait_for_completion_timeout(&c->done, AZ_TEST_WAIT)) {
+		KUNIT_FAIL(test, "the caller did not return");
+		return 1;
+	}
+	return c->ret;
+}
+
+struct az_remove_ctx {
+	struct kunit *test;
+	unsigned long uarg;
+	long ret;
+	int sent_before;
+	int sent_after;
+};
+
+/* A request that arrives while the device is being removed. */
+static void az_remove_on_close(struct az_host *host)
+{
+	struct az_remove_ctx *ctx = host->on_close_ctx;
+	struct az_caller *c;
+
+	ctx->sent_before = host->nr_sends;
+	c = az_caller_start(ctx->test, host->dev, ctx->uarg);
+	ctx->ret = az_caller_wait(ctx->test, c);
+	ctx->sent_after = host->nr_sends;
+}
+
+static void az_blob_remove_in_flight_test(struct kunit *test)
+{
+	int *slab_errors = az_count_slab_errors(test);
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_remove_ctx ctx = { .test = test, .ret = 1 };
+	struct az_blob_request_sync r, out;
+	unsigned long uarg[3];
+	struct az_caller *c[2];
+	int i;
+
+	for (i = 0; i < 3; i++)
+		uarg[i] = az_user_request(test, &r);
+	/* Hold an open file's reference: the device outlives remove. */
+	az_dev_get(test, dev);
+
+	host->mode = AZ_HOST_HOLD;
+	for (i = 0; i < 2; i++)
+		c[i] = az_caller_start(test, dev, uarg[i]);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 2),
+						   AZ_TEST_WAIT));
+	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 2);
+	KUNIT_EXPECT_FALSE(test, completion_done(&c[0]->done));
+	KUNIT_EXPECT_FALSE(test, completion_done(&c[1]->done));
+
+	/* The host is gone: removal does not wait for it. */
+	host->chan.rescind = true;
+	ctx.uarg = uarg[2];
+	host->on_close_ctx = &ctx;
+	host->on_close = az_remove_on_close;
+	az_blob_remove(&host->hdev);
+	host->probed = false;
+
+	KUNIT_EXPECT_EQ(test, host->nr_closes, 1);
+	KUNIT_EXPECT_EQ(test, ctx.ret, -ENODEV);
+	KUNIT_EXPECT_EQ(test, ctx.sent_after, ctx.sent_before);
+	for (i = 0; i < 2; i++) {
+		KUNIT_EXPECT_EQ(test, az_caller_wait(test, c[i]), -ENODEV);
+		az_user_read(test, uarg[i], &out, sizeof(out));
+		KUNIT_EXPECT_EQ(test, out.response.status, AZ_TEST_SENTINEL);
+	}
+
+	/* Each request freed once: only the test's reference is left. */
+	az_expect_idle(test, dev);
+	KUNIT_EXPECT_EQ(test, dev->state, AZ_BLOB_DEV_REMOVED);
+	KUNIT_EXPECT_EQ(test, kref_read(&dev->kref), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.submitted), 2);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.failed), 2);
+
+	/* A request on the open file after removal. */
+	KUNIT_EXPECT_EQ(test,
+			az_blob_ioctl_request(dev, (void __user *)uarg[0]),
+			-ENODEV);
+	KUNIT_EXPECT_EQ(test, host->nr_pkts, 2);
+	KUNIT_EXPECT_EQ(test, *slab_errors, 0);
+}
+
+/* A caller over the device's bound waits for budget, then proceeds. */
+static void az_blob_budget_test(struct kunit *test)
+{
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_blob_request_sync r;
+	unsigned long uarg[2];
+	struct az_caller *c[2];
+
+	uarg[0] = az_user_request(test, &r);
+	uarg[1] = az_user_request(test, &r);
+	dev->max_in_flight = 1;
+	host->mode = AZ_HOST_HOLD;
+
+	c[0] = az_caller_start(test, dev, uarg[0]);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 1),
+						   AZ_TEST_WAIT));
+	c[1] = az_caller_start(test, dev, uarg[1]);
+	/* The second caller runs, and waits without pinning anything. */
+	msleep(50);
+	KUNIT_EXPECT_EQ(test, host->nr_sends, 1);
+	KUNIT_EXPECT_FALSE(test, completion_done(&c[1]->done));
+	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 1);
+	KUNIT_EXPECT_EQ(test, dev->nr_pinned, 3);
+
+	/* The first completes; the second gets its budget and is sent. */
+	az_host_complete(dev, host->pkts[0].id, 0, 0);
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c[0]), 0);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 2),
+						   AZ_TEST_WAIT));
+	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 1);
+	az_host_complete(dev, host->pkts[1].id, 0, 0);
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c[1]), 0);
+	az_expect_idle(test, dev);
+}
+
+/* Removal gives a live host time to complete what it holds. */
+static void az_blob_remove_drains_test(struct kunit *test)
+{
+	int *slab_errors = az_count_slab_errors(test);
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_blob_request_sync r, out;
+	struct az_caller *c;
+	unsigned long uarg;
+	unsigned long start;
+
+	uarg = az_user_request(test, &r);
+	az_dev_get(test, dev);
+	host->mode = AZ_HOST_LATE;
+	c = az_caller_start(test, dev, uarg);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 1),
+						   AZ_TEST_WAIT));
+
+	start = jiffies;
+	az_blob_remove(&host->hdev);
+	host->probed = false;
+	/* Well inside the drain timeout: it ended with the completion. */
+	KUNIT_EXPECT_LT(test, jiffies - start, 5 * HZ);
+	KUNIT_EXPECT_TRUE(test, host->pkts[0].completed);
+	KUNIT_EXPECT_EQ(test, host->nr_closes, 1);
+
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c), 0);
+	az_user_read(test, uarg, &out, sizeof(out));
+	KUNIT_EXPECT_EQ(test, out.response.status, 0);
+	KUNIT_EXPECT_EQ(test, out.response.response_len, AZ_TEST_ECHO_LEN);
+	az_expect_idle(test, dev);
+	KUNIT_EXPECT_EQ(test, kref_read(&dev->kref), 1);
+	KUNIT_EXPECT_EQ(test, atomic64_read(&dev->stats.completed), 1);
+	KUNIT_EXPECT_EQ(test, *slab_errors, 0);
+}
+
+/* Device names, and a failed probe leaves nothing behind. */
+static void az_blob_probe_test(struct kunit *test)
+{
+	struct az_host *a, *b, *bad;
+
+	a = az_host_probe(test);
+	KUNIT_EXPECT_STREQ(test, a->dev->name, "azure_blob");
+	KUNIT_EXPECT_EQ(test, a->dev->state, AZ_BLOB_DEV_OPEN);
+	KUNIT_EXPECT_TRUE(test, a->dev->chan_open);
+	KUNIT_EXPECT_EQ(test, a->nr_opens, 1);
+	KUNIT_EXPECT_EQ(test, a->dev->max_in_flight, 1024);
+	KUNIT_EXPECT_GE(test, a->dev->max_pinned, 3UL * AZ_BLOB_MAX_PAGES);
+
+	bad = az_host_create(test);
+	bad->open_err = -EIO;
+	KUNIT_EXPECT_EQ(test, az_blob_probe(&bad->hdev, NULL), -EIO);
+	KUNIT_EXPECT_EQ(test, bad->nr_opens, 1);
+	KUNIT_EXPECT_EQ(test, bad->nr_closes, 0);
+
+	/* The failed probe gave its id back. */
+	b = az_host_probe(test);
+	KUNIT_EXPECT_STREQ(test, b->dev->name, "azure_blob1");
+
+	az_blob_remove(&a->hdev);
+	a->probed = false;
+	KUNIT_EXPECT_EQ(test, a->nr_closes, 1);
+	a = az_host_probe(test);
+	KUNIT_EXPECT_STREQ(test, a->dev->name, "azure_blob");
+}
+
+/* ---------------------------------------------------------------------- */
+/* The character device: open files, ioctl commands, sysfs */
+
+/* Open the misc device as misc_open() would, without a device node. */
+static struct file *az_file_open(struct kunit *test, struct az_blob_dev *dev)
+{
+	struct file *file;
+
+	file = kunit_kzalloc(test, sizeof(*file), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, file);
+	file->f_op = dev->misc.fops;
+	file->private_data = &dev->misc;
+	KUNIT_ASSERT_EQ(test, file->f_op->open(NULL, file), 0);
+	KUNIT_EXPECT_PTR_EQ(test, file->private_data, (void *)dev);
+	return file;
+}
+
+static long az_file_ioctl(struct file *file, unsigned int cmd,
+			  unsigned long arg)
+{
+	return file->f_op->unlocked_ioctl(file, cmd, arg);
+}
+
+static void az_blob_file_test(struct kunit *test)
+{
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_blob_request_sync r, out;
+	unsigned long uarg;
+	struct file *file;
+
+	uarg = az_user_request(test, &r);
+	host->mode = AZ_HOST_SYNC;
+	file = az_file_open(test, dev);
+	KUNIT_EXPECT_EQ(test, kref_read(&dev->kref), 2);
+
+	KUNIT_EXPECT_EQ(test, az_file_ioctl(file,
+					    IOCTL_AZ_BLOB_DRIVER_USER_REQUEST,
+					    uarg), 0);
+	az_user_read(test, uarg, &out, sizeof(out));
+	KUNIT_EXPECT_EQ(test, out.response.response_len, AZ_TEST_ECHO_LEN);
+	/* Other commands, the io_uring one included, are not ioctls. */
+	KUNIT_EXPECT_EQ(test, az_file_ioctl(file, AZ_BLOB_URING_CMD_REQUEST,
+					    uarg), -ENOTTY);
+	KUNIT_EXPECT_EQ(test, az_file_ioctl(file, _IOWR('R', 0xf0, u64), uarg),
+			-ENOTTY);
+	KUNIT_EXPECT_EQ(test, host->nr_pkts, 1);
+
+	/* The open file keeps the device, not the channel. */
+	az_blob_remove(&host->hdev);
+	host->probed = false;
+	KUNIT_EXPECT_EQ(test, kref_read(&dev->kref), 1);
+	KUNIT_EXPECT_EQ(test, az_file_ioctl(file,
+					    IOCTL_AZ_BLOB_DRIVER_USER_REQUEST,
+					    uarg), -ENODEV);
+	KUNIT_EXPECT_EQ(test, host->nr_sends, 1);
+	KUNIT_EXPECT_EQ(test, file->f_op->release(NULL, file), 0);
+}
+
+struct az_uring_case {
+	const char *name;
+	u32 cmd_op;
+	unsigned int issue_flags;
+	u64 trailer;
+	u32 reserved;
+	u32 data_len;
+	int err;
+};
+
+#define AZ_URING_FLAGS	(IO_URING_F_SQE128 | IO_URING_F_CQE32)
+
+static const struct az_uring_case az_uring_cases[] = {
+	{ "no_sqe128", AZ_BLOB_URING_CMD_REQUEST, IO_URING_F_CQE32, 0, 0, 0,
+	  -EINVAL },
+	{ "no_cqe32", AZ_BLOB_URING_CMD_REQUEST, IO_URING_F_SQE128, 0, 0, 0,
+	  -EINVAL },
+	{ "trailer", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS, 1, 0, 0,
+	  -EINVAL },
+	{ "trailer_high_byte", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS,
+	  1ULL << 63, 0, 0, -EINVAL },
+	{ "reserved", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS, 0, 1, 0,
+	  -EINVAL },
+	{ "too_big", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS, 0, 0,
+	  AZ_BLOB_MAX_PAGES * 4096, -E2BIG },
+	{ "ioctl_command", IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, AZ_URING_FLAGS,
+	  0, 0, 0, -ENOTTY },
+};
+
+static void az_uring_desc(const struct az_uring_case *c, char *desc)
+{
+	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
+}
+
+KUNIT_ARRAY_PARAM(az_uring, az_uring_cases, az_uring_desc);
+
+/* io_uring commands refused before anything reaches the host. */
+static void az_blob_uring_refused_test(struct kunit *test)
+{
+	const struct az_uring_case *c = test->param_value;
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_request_sync r, *s;
+	struct io_uring_sqe *sqe;
+	struct io_uring_cmd *cmd;
+	struct file *file;
+
+	az_user_request(test, &r);
+	r.reserved = c->reserved;
+	if (c->data_len)
+		r.data_len = c->data_len;
+	file = az_file_open(test, host->dev);
+	sqe = kunit_kzalloc(test, 2 * sizeof(*sqe), GFP_KERNEL);
+	cmd = kunit_kzalloc(test, sizeof(*cmd), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, sqe);
+	KUNIT_ASSERT_NOT_NULL(test, cmd);
+	s = (struct az_blob_request_sync *)sqe->cmd;
+	*s = r;
+	memcpy(s + 1, &c->trailer, sizeof(c->trailer));
+	cmd->file = file;
+	cmd->sqe = sqe;
+	cmd->cmd_op = c->cmd_op;
+
+	KUNIT_EXPECT_EQ(test, file->f_op->uring_cmd(cmd, c->issue_flags),
+			c->err);
+	KUNIT_EXPECT_EQ(test, host->nr_sends, 0);
+	az_expect_idle(test, host->dev);
+	KUNIT_EXPECT_EQ(test, file->f_op->release(NULL, file), 0);
+}
+
+static const struct attribute *az_sysfs_attr(struct az_blob_dev *dev,
+					     const char *name)
+{
+	const struct attribute_group *const *g;
+	struct attribute *const *a;
+
+	for (g = dev->misc.groups; g && *g; g++)
+		for (a = (*g)->attrs; *a; a++)
+			if (!strcmp((*a)->name, name))
+				return *a;
+	return NULL;
+}
+
+static void az_expect_sysfs(struct kunit *test, struct az_blob_dev *dev,
+			    const char *name, const char *value)
+{
+	const struct attribute *attr = az_sysfs_attr(dev, name);
+	struct device_attribute *da;
+	char *buf;
+
+	KUNIT_ASSERT_NOT_NULL_MSG(test, attr, "no attribute %s", name);
+	KUNIT_EXPECT_EQ(test, attr->mode, 0444);
+	da = container_of(attr, struct device_attribute, attr);
+	buf = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	KUNIT_EXPECT_GT(test, da->show(dev->misc.this_device, da, buf), 0);
+	KUNIT_EXPECT_STREQ_MSG(test, buf, value, "attribute %s", name);
+}
+
+static void az_blob_sysfs_test(struct kunit *test)
+{
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_blob_request_sync r;
+	unsigned long uarg;
+	char buf[32];
+
+	uarg = az_user_request(test, &r);
+	host->mode = AZ_HOST_SYNC;
+	KUNIT_EXPECT_EQ(test, az_blob_ioctl_request(dev, (void __user *)uarg),
+			0);
+	host->status = 9;
+	KUNIT_EXPECT_EQ(test, az_blob_ioctl_request(dev, (void __user *)uarg),
+			0);
+
+	az_expect_sysfs(test, dev, "submitted", "2\n");
+	az_expect_sysfs(test, dev, "completed", "1\n");
+	az_expect_sysfs(test, dev, "failed", "1\n");
+	snprintf(buf, sizeof(buf), "%u\n",
+		 2 * (r.request_len + r.response_len + r.data_len));
+	az_expect_sysfs(test, dev, "bytes", buf);
+	az_expect_sysfs(test, dev, "in_flight", "0\n");
+	az_expect_sysfs(test, dev, "pinned_pages", "0\n");
+	az_expect_sysfs(test, dev, "max_in_flight", "1024\n");
+	snprintf(buf, sizeof(buf), "%lu\n", dev->max_pinned);
+	az_expect_sysfs(test, dev, "max_pinned_pages", buf);
+	KUNIT_EXPECT_EQ(test, dev->misc.mode, 0600);
+	KUNIT_EXPECT_PTR_EQ(test, dev->misc.this_device->parent,
+			    &host->hdev.device);
+}
+
+/* ---------------------------------------------------------------------- */
+/* The VPCI offer VMBus ignores */
+
+static void az_blob_vpci_offer_test(struct kunit *test)
+{
+	static const guid_t pcie = GUID_INIT(0x44c4f61d, 0x4444, 0x4400, 0x9d,
+					     0x52, 0x80, 0x2e, 0x27, 0xed,
+					     0xe1, 0x9f);
+	static const guid_t blob = GUID_INIT(0x0590b792, 0xdb64, 0x45cc, 0x81,
+					     0xdb, 0xb8, 0xd7, 0x0c, 0x57,
+					     0x7c, 0x9e);
+	static const guid_t vpci = GUID_INIT(0xd4573da2, 0x2caa, 0x4711, 0xa8,
+					     0xf9, 0xbb, 0xab, 0xf4, 0xee,
+					     0x96, 0x85);
+	struct vmbus_channel_offer_channel *offer;
+	guid_t other;
+
+	offer = kunit_kzalloc(test, sizeof(*offer), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, offer);
+
+	offer->offer.if_type = pcie;
+	offer->offer.if_instance = vpci;
+	KUNIT_EXPECT_TRUE(test, vmbus_is_ignored_vpci_offer(offer));
+
+	/* Any other PCI pass-through device stays. */
+	other = vpci;
+	other.b[15] ^= 1;
+	offer->offer.if_instance = other;
+	KUNIT_EXPECT_FALSE(test, vmbus_is_ignored_vpci_offer(offer));
+	offer->offer.if_instance = guid_null;
+	KUNIT_EXPECT_FALSE(test, vmbus_is_ignored_vpci_offer(offer));
+
+	/* The VMBus Azure Blob device itself stays, whatever its instance. */
+	offer->offer.if_type = blob;
+	offer->offer.if_instance = vpci;
+	KUNIT_EXPECT_FALSE(test, vmbus_is_ignored_vpci_offer(offer));
+
+	/* Instance and class swapped. */
+	offer->offer.if_type = vpci;
+	offer->offer.if_instance = pcie;
+	KUNIT_EXPECT_FALSE(test, vmbus_is_ignored_vpci_offer(offer));
+}
+
+static struct kunit_case az_blob_test_cases[] = {
+	KUNIT_CASE(az_blob_uapi_layout_test),
+	KUNIT_CASE_PARAM(az_blob_validate_test, az_validate_gen_params),
+	KUNIT_CASE_PARAM(az_blob_req_init_test, az_layout_gen_params),
+	KUNIT_CASE(az_blob_fill_desc_test),
+	KUNIT_CASE(az_blob_wire_message_test),
+	KUNIT_CASE_PARAM(az_blob_ioctl_test, az_ioctl_gen_params),
+	KUNIT_CASE_PARAM(az_blob_completion_test, az_garbage_gen_params),
+	KUNIT_CASE(az_blob_probe_test),
+	KUNIT_CASE(az_blob_budget_test),
+	KUNIT_CASE(az_blob_remove_in_flight_test),
+	KUNIT_CASE(az_blob_remove_drains_test),
+	KUNIT_CASE(az_blob_file_test),
+	KUNIT_CASE_PARAM(az_blob_uring_refused_test, az_uring_gen_params),
+	KUNIT_CASE(az_blob_sysfs_test),
+	KUNIT_CASE(az_blob_vpci_offer_test),
+	{}
+};
+
+static struct kunit_suite az_blob_test_suite = {
+	.name = "hv_azure_blob",
+	.test_cases = az_blob_test_cases,
+};
+
+kunit_test_suite(az_blob_test_suite);
+
+MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_DESCRIPTION("KUnit tests of the Azure Blob VMBus driver");
+MODULE_LICENSE("GPL");
