@@ -1,0 +1,131 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the driver's KUnit suite in an x86_64 QEMU guest.
+#
+# The kernel tree is build/kunit/linux: Debian's linux-source-6.12,
+# extracted once and kept as a git repository (tag "pristine"), moved to
+# "pristine + every commit of kernel-patches/series" by sync_tree from
+# static/kernel-tree.sh, which rewrites only the files whose content
+# changes. Objects go to build/kunit/obj; the compiler runs under ccache
+# with a fixed cache directory, so a rebuild from scratch on this machine
+# mostly hits the cache. The make options must stay the same from run to
+# run: kunit.py rebuilds everything when they change.
+#
+# Writes build/results/kunit.counts ("PASSED FAILED SKIPPED") and the raw
+# log to build/kunit/kunit.log; exits non-zero when a case failed or the
+# suite did not run to completion.
+#
+# Environment: KUNIT_TIMEOUT (seconds for the guest, default 900),
+# CCACHE_DIR (default /var/cache/hv_azure_blob/ccache).
+#
+# Copyright (c) 2026 The hv_azure_blob authors
+
+set -eu
+: "${AZ_BLOB_SRCTREE:=$(cd "$(dirname "$0")/../../../.." && pwd)}"
+export AZ_BLOB_SRCTREE
+
+STATIC="$AZ_BLOB_SRCTREE/tools/testing/azure_blob/static"
+# shellcheck source=../static/lib.sh
+. "$STATIC/lib.sh"
+# shellcheck source=../static/kernel-tree.sh
+. "$STATIC/kernel-tree.sh"
+
+# This suite has a tree of its own, so it never races the static checks.
+KUNIT_OUT="$BUILD/kunit"
+KSRC="$KUNIT_OUT/linux"
+KOBJ="$KUNIT_OUT/obj"
+RESULTS="$BUILD/results"
+LOG="$KUNIT_OUT/kunit.log"
+KUNITCONFIG=drivers/hv/.kunitconfig
+export CCACHE_DIR="${CCACHE_DIR:-/var/cache/hv_azure_blob/ccache}"
+export PYTHONDONTWRITEBYTECODE=1
+
+# Extract linux-source-6.12 into $KSRC once per Debian package version.
+ensure_kunit_tree() {
+	local tarball=/usr/src/linux-source-6.12.tar.xz ver tmp
+
+	ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
+	if [ -d "$KSRC/.git" ] &&
+	   git_k rev-parse -q --verify pristine >/dev/null &&
+	   [ "$(cat "$KSRC/.az-blob-version" 2>/dev/null)" = "$ver" ]; then
+		return 0
+	fi
+	log "extracting linux-source-6.12 $ver into $KSRC (once)"
+	rm -rf "$KSRC" "$KOBJ"
+	tmp="$KUNIT_OUT/linux.tmp"
+	rm -rf "$tmp" && mkdir -p "$tmp"
+	tar -C "$tmp" -xf "$tarball" || die "cannot extract $tarball"
+	mv "$tmp"/linux-source-6.12 "$KSRC" && rmdir "$tmp"
+	git_k init -q
+	git_k config user.name "hv_azure_blob build"
+	git_k config user.email "build@localhost"
+	git_k config gc.auto 0
+	printf '%s\n' /.az-blob-version > "$KSRC/.git/info/exclude"
+	git_k add -A -f
+	git_k commit -q -m "Linux 6.12 (Debian linux-source-6.12 $ver)"
+	git_k tag pristine
+	echo "$ver" > "$KSRC/.az-blob-version"
+}
+
+main() {
+	local commits n start rc summary counts
+
+	apt_need linux-source-6.12 xz-utils git patch make gcc flex bison bc \
+		libelf-dev libssl-dev python3 ccache qemu-system-x86
+	mkdir -p "$KUNIT_OUT" "$RESULTS" "$CCACHE_DIR"
+	rm -f "$RESULTS/kunit.counts"
+
+	exec 9>"$KUNIT_OUT/.lock"
+	flock -n 9 || { log "waiting for another KUnit run to finish"; flock 9; }
+
+	ensure_kunit_tree
+	commits=$(available_commits)
+	for n in $(commit_numbers); do
+		grep -qx "$n" <<<"$commits" ||
+			die "commit $n of kernel-patches/series is incomplete"
+	done
+	# shellcheck disable=SC2086
+	sync_tree $commits || die "the series does not apply to Linux 6.12"
+	# .kunitconfig is not part of a series commit's files: copy it too.
+	cmp -s "$AZ_BLOB_SRCTREE/$KUNITCONFIG" "$KSRC/$KUNITCONFIG" ||
+		cp "$AZ_BLOB_SRCTREE/$KUNITCONFIG" "$KSRC/$KUNITCONFIG"
+
+	start=$(date +%s)
+	set +e
+	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py run \
+		--arch=x86_64 --kunitconfig="$KUNITCONFIG" \
+		--build_dir="$KOBJ" --jobs=2 \
+		--make_options 'CC=ccache gcc' \
+		--kernel_args slub_debug=FZP \
+		--timeout "${KUNIT_TIMEOUT:-900}") 2>&1 | tee "$LOG"
+	rc=${PIPESTATUS[0]}
+	set -e
+	log "kunit.py exited with $rc after $(( $(date +%s) - start )) s"
+
+	# "Testing complete. Ran 42 tests: passed: 41, failed: 1"
+	summary=$(sed 's/\x1b\[[0-9;]*m//g' "$LOG" |
+		sed -n 's/.*Testing complete\. Ran \([0-9]*\) tests\?: *//p' |
+		tail -n 1)
+	if [ -z "$summary" ]; then
+		log "error: the KUnit run produced no summary (see $LOG)"
+		return 1
+	fi
+	counts=$(awk -v s="$summary" 'BEGIN {
+		n = split(s, f, /, */); p = 0; x = 0; k = 0
+		for (i = 1; i <= n; i++) {
+			split(f[i], kv, /: */)
+			if (kv[1] == "passed") p = kv[2]
+			else if (kv[1] == "failed") x = kv[2]
+			else if (kv[1] == "skipped") k = kv[2]
+			else if (kv[1] == "crashed") x += kv[2]
+			else if (kv[1] == "errors") x += kv[2]
+		}
+		print p, x, k }')
+	echo "$counts" > "$RESULTS/kunit.counts"
+	echo "kunit: $summary"
+	read -r _ n _ <<<"$counts"
+	[ "$rc" -eq 0 ] && [ "$n" -eq 0 ]
+}
+
+main "$@"
