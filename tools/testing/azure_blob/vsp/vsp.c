@@ -96,6 +96,9 @@ struct vsp_slot {
 
 	uint32_t pending_cmd;	/* command waiting for offer/rescind done */
 	bool has_pending_cmd;
+
+	uint32_t kick_read;	/* guest's inbound read index at the last tick */
+	uint64_t kicks;		/* interrupts the tick had to resend */
 };
 
 const char *vsp_ram_path;
@@ -111,7 +114,18 @@ static bool attached;
 static bool quit;
 static uint32_t poll_us;
 static uint8_t *pktbuf;
-static uint64_t stat_doorbells, stat_polled;
+static uint64_t stat_doorbells, stat_polled, stat_kicks;
+
+/*
+ * Under TCG with one vCPU, QEMU does not turn the guest's memory barriers
+ * into host barriers (they only matter between vCPUs), so the VMBus
+ * "unmask, then look again" handshake with this process can lose a wake-up
+ * in either direction. While a channel is open the loop therefore ticks
+ * every VSP_TICK_MS: it drains the guest's rings, and it interrupts a
+ * guest that has left unread packets in its inbound ring, interrupts
+ * unmasked, for a whole tick.
+ */
+#define VSP_TICK_MS	1
 
 /* ---------------------------------------------------------------------- */
 /* Logging and time */
@@ -1356,15 +1370,50 @@ static void drain_eventfd(int fd)
 		vsp_log("eventfd read: %s", strerror(errno));
 }
 
+/* The tick's second half: resend a lost host-to-guest interrupt. */
+static void kick_stale(void)
+{
+	struct vsp_slot *s;
+	uint32_t rd, wr;
+	unsigned int i;
+
+	for (i = 0; i < VMBUS_EMU_MAX_SLOTS; i++) {
+		s = &slots[i];
+		if (!s->open || s->broken)
+			continue;
+		rd = __atomic_load_n(&s->in.hdr->read_index, __ATOMIC_ACQUIRE);
+		wr = __atomic_load_n(&s->in.hdr->write_index, __ATOMIC_ACQUIRE);
+		if (rd != wr && rd == s->kick_read &&
+		    !__atomic_load_n(&s->in.hdr->interrupt_mask,
+				     __ATOMIC_ACQUIRE)) {
+			s->kicks++;
+			stat_kicks++;
+			ring_guest(VMBUS_EMU_VEC_SLOT(s->idx));
+		}
+		s->kick_read = rd;
+	}
+}
+
+static bool any_open(void)
+{
+	unsigned int i;
+
+	for (i = 0; i < VMBUS_EMU_MAX_SLOTS; i++)
+		if (slots[i].open && !slots[i].broken)
+			return true;
+	return false;
+}
+
 static void loop(void)
 {
+	uint64_t last_tick = vsp_now_ns();
 	struct epoll_event evs[32];
 	struct signalfd_siginfo si;
 	int n, i;
 	char c;
 
 	while (!quit) {
-		n = epoll_wait(epfd, evs, 32, 1000);
+		n = epoll_wait(epfd, evs, 32, any_open() ? VSP_TICK_MS : 1000);
 		if (n < 0 && errno != EINTR) {
 			vsp_log("epoll_wait: %s", strerror(errno));
 			break;
@@ -1404,6 +1453,10 @@ static void loop(void)
 			busy_poll();
 		else if (poll_us)
 			unmask_all();
+		if (vsp_now_ns() - last_tick >= VSP_TICK_MS * 1000000ull) {
+			kick_stale();
+			last_tick = vsp_now_ns();
+		}
 	}
 }
 
@@ -1547,6 +1600,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < VMBUS_EMU_MAX_SLOTS; i++)
 		slot_close(&slots[i]);
 	mb->host_state = VMBUS_EMU_HOST_DOWN;
+	vsp_log("vsp: exit; interrupts resent by the tick %" PRIu64, stat_kicks);
 	vsp_log("vsp: exit; doorbells %" PRIu64 ", packets found by polling %" PRIu64,
 		stat_doorbells, stat_polled);
 	for (i = 0; i < VMBUS_EMU_MAX_SLOTS; i++)
