@@ -501,7 +501,7 @@ static void az_blob_req_finish(struct az_blob_req *req, int result,
 	if (prev == AZ_BLOB_REQ_ABANDONED)
 		queue_work(az_blob_wq, &req->free_work);
 	else if (req->cmd)
-		io_uring_cmd_complete_in_task(req->cmd, az_blob_uring_done);
+		io_uring_cmd_do_in_task_lazy(req->cmd, az_blob_uring_done);
 	else
 		complete(&req->done);
 }
