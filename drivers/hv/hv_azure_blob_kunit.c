@@ -841,6 +841,17 @@ static void az_user_fill(struct kunit *test, unsigned long addr, u8 byte,
 	kunit_kfree(test, buf);
 }
 
+/* The end of a mapped, faulted-in page that has no mapping after it. */
+static unsigned long az_user_hole(struct kunit *test)
+{
+	unsigned long base = az_user_map(test, 2 * PAGE_SIZE,
+					 PROT_READ | PROT_WRITE);
+
+	az_user_fill(test, base, 0, PAGE_SIZE);
+	KUNIT_ASSERT_EQ(test, vm_munmap(base + PAGE_SIZE, PAGE_SIZE), 0);
+	return base + PAGE_SIZE;
+}
+
 /*
  * A read-only user mapping holding @len bytes of @buf: a shmem page mapped
  * twice, written through a writable mapping.
@@ -1064,6 +1075,8 @@ enum az_ioctl_setup {
 	AZ_IOCTL_SEND_EAGAIN,
 	AZ_IOCTL_SEND_ENODEV,
 	AZ_IOCTL_RESP_LEN_EXACT,
+	AZ_IOCTL_RESPONSE_PARTIAL,
+	AZ_IOCTL_REQUEST_PARTIAL,
 };
 
 struct az_ioctl_case {
@@ -1090,6 +1103,10 @@ static const struct az_ioctl_case az_ioctl_cases[] = {
 	{ "send_ring_full_retries", AZ_IOCTL_SEND_EAGAIN, 0, 3, 1 },
 	{ "send_enodev", AZ_IOCTL_SEND_ENODEV, -ENODEV, 1, 0 },
 	{ "response_len_exact", AZ_IOCTL_RESP_LEN_EXACT, 0, 1, 1 },
+	{ "response_runs_off_mapping", AZ_IOCTL_RESPONSE_PARTIAL, -EFAULT, 0,
+	  0 },
+	{ "request_runs_off_mapping", AZ_IOCTL_REQUEST_PARTIAL, -EFAULT, 0,
+	  0 },
 };
 
 static void az_ioctl_desc(const struct az_ioctl_case *c, char *desc)
@@ -1158,6 +1175,13 @@ static void az_blob_ioctl_test(struct kunit *test)
 		break;
 	case AZ_IOCTL_RESP_LEN_EXACT:
 		r.response_len = AZ_TEST_ECHO_LEN;
+		break;
+	case AZ_IOCTL_RESPONSE_PARTIAL:
+		/* The first page pins, the second is not mapped. */
+		r.response_buffer = az_user_hole(test) - 50;
+		break;
+	case AZ_IOCTL_REQUEST_PARTIAL:
+		r.request_buffer = az_user_hole(test) - 50;
 		break;
 	case AZ_IOCTL_OK:
 		break;
@@ -1592,26 +1616,35 @@ struct az_uring_case {
 	u64 trailer;
 	u32 reserved;
 	u32 data_len;
+	bool no_budget;		/* the device has no budget left */
+	bool ro_response;	/* the response buffer is read-only */
 	int err;
 };
 
 #define AZ_URING_FLAGS	(IO_URING_F_SQE128 | IO_URING_F_CQE32)
 
 static const struct az_uring_case az_uring_cases[] = {
-	{ "no_sqe128", AZ_BLOB_URING_CMD_REQUEST, IO_URING_F_CQE32, 0, 0, 0,
-	  -EINVAL },
-	{ "no_cqe32", AZ_BLOB_URING_CMD_REQUEST, IO_URING_F_SQE128, 0, 0, 0,
-	  -EINVAL },
-	{ "trailer", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS, 1, 0, 0,
-	  -EINVAL },
-	{ "trailer_high_byte", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS,
-	  1ULL << 63, 0, 0, -EINVAL },
-	{ "reserved", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS, 0, 1, 0,
-	  -EINVAL },
-	{ "too_big", AZ_BLOB_URING_CMD_REQUEST, AZ_URING_FLAGS, 0, 0,
-	  AZ_BLOB_MAX_PAGES * 4096, -E2BIG },
-	{ "ioctl_command", IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, AZ_URING_FLAGS,
-	  0, 0, 0, -ENOTTY },
+	{ .name = "no_sqe128", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = IO_URING_F_CQE32, .err = -EINVAL },
+	{ .name = "no_cqe32", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = IO_URING_F_SQE128, .err = -EINVAL },
+	{ .name = "trailer", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = AZ_URING_FLAGS, .trailer = 1, .err = -EINVAL },
+	{ .name = "trailer_high_byte", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = AZ_URING_FLAGS, .trailer = 1ULL << 63,
+	  .err = -EINVAL },
+	{ .name = "reserved", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = AZ_URING_FLAGS, .reserved = 1, .err = -EINVAL },
+	{ .name = "too_big", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = AZ_URING_FLAGS,
+	  .data_len = AZ_BLOB_MAX_PAGES * 4096, .err = -E2BIG },
+	{ .name = "ioctl_command", .cmd_op = IOCTL_AZ_BLOB_DRIVER_USER_REQUEST,
+	  .issue_flags = AZ_URING_FLAGS, .err = -ENOTTY },
+	{ .name = "nonblock_no_budget", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = AZ_URING_FLAGS | IO_URING_F_NONBLOCK,
+	  .no_budget = true, .err = -EAGAIN },
+	{ .name = "read_only_response", .cmd_op = AZ_BLOB_URING_CMD_REQUEST,
+	  .issue_flags = AZ_URING_FLAGS, .ro_response = true, .err = -EFAULT },
 };
 
 static void az_uring_desc(const struct az_uring_case *c, char *desc)
@@ -1635,6 +1668,10 @@ static void az_blob_uring_refused_test(struct kunit *test)
 	r.reserved = c->reserved;
 	if (c->data_len)
 		r.data_len = c->data_len;
+	if (c->ro_response)
+		r.response_buffer = az_user_map(test, PAGE_SIZE, PROT_READ);
+	if (c->no_budget)
+		host->dev->max_in_flight = 0;
 	file = az_file_open(test, host->dev);
 	sqe = kunit_kzalloc(test, 2 * sizeof(*sqe), GFP_KERNEL);
 	cmd = kunit_kzalloc(test, sizeof(*cmd), GFP_KERNEL);
