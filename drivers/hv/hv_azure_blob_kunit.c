@@ -1483,6 +1483,41 @@ static void az_blob_budget_test(struct kunit *test)
 	az_expect_idle(test, dev);
 }
 
+/* Removal also ends the wait of a caller that has no budget yet. */
+static void az_blob_remove_budget_waiter_test(struct kunit *test)
+{
+	int *slab_errors = az_count_slab_errors(test);
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_blob_request_sync r;
+	unsigned long uarg[2];
+	struct az_caller *c[2];
+
+	uarg[0] = az_user_request(test, &r);
+	uarg[1] = az_user_request(test, &r);
+	az_dev_get(test, dev);
+	dev->max_in_flight = 1;
+	host->mode = AZ_HOST_HOLD;
+
+	c[0] = az_caller_start(test, dev, uarg[0]);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 1),
+						   AZ_TEST_WAIT));
+	c[1] = az_caller_start(test, dev, uarg[1]);
+	msleep(50);
+	KUNIT_EXPECT_FALSE(test, completion_done(&c[1]->done));
+
+	host->chan.rescind = true;
+	az_blob_remove(&host->hdev);
+	host->probed = false;
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c[0]), -ENODEV);
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c[1]), -ENODEV);
+	KUNIT_EXPECT_EQ(test, host->nr_sends, 1);
+	az_expect_idle(test, dev);
+	KUNIT_EXPECT_EQ(test, kref_read(&dev->kref), 1);
+	KUNIT_EXPECT_EQ(test, *slab_errors, 0);
+}
+
 /* Removal gives a live host time to complete what it holds. */
 static void az_blob_remove_drains_test(struct kunit *test)
 {
@@ -1806,6 +1841,7 @@ static struct kunit_case az_blob_test_cases[] = {
 	KUNIT_CASE(az_blob_probe_test),
 	KUNIT_CASE(az_blob_budget_test),
 	KUNIT_CASE(az_blob_remove_in_flight_test),
+	KUNIT_CASE(az_blob_remove_budget_waiter_test),
 	KUNIT_CASE(az_blob_remove_drains_test),
 	KUNIT_CASE(az_blob_file_test),
 	KUNIT_CASE_PARAM(az_blob_uring_refused_test, az_uring_gen_params),
