@@ -1082,19 +1082,20 @@ VISIBLE_IF_KUNIT int az_blob_probe(struct hv_device *hdev,
 		.groups = az_blob_groups,
 		.mode = 0600,
 	};
+	/* Everything about the device exists before its node appears. */
+	dev->debugfs = debugfs_create_dir(dev->name, az_blob_debugfs_root);
+	debugfs_create_file("pending", 0400, dev->debugfs, dev,
+			    &az_blob_pending_fops);
 	ret = misc_register(&dev->misc);
 	if (ret) {
 		dev_err(&hdev->device, "cannot register %s: %d\n", dev->name,
 			ret);
-		goto close_channel;
+		goto remove_debugfs;
 	}
-
-	dev->debugfs = debugfs_create_dir(dev->name, az_blob_debugfs_root);
-	debugfs_create_file("pending", 0400, dev->debugfs, dev,
-			    &az_blob_pending_fops);
 	return 0;
 
-close_channel:
+remove_debugfs:
+	debugfs_remove(dev->debugfs);
 	az_blob_vmbus_close(dev);
 free_id:
 	ida_free(&az_blob_ida, dev->id);
