@@ -1176,7 +1176,9 @@ static int __init az_blob_init(void)
 	ret = vmbus_driver_register(&az_blob_drv);
 	if (ret) {
 		debugfs_remove(az_blob_debugfs_root);
+		az_blob_debugfs_root = NULL;
 		destroy_workqueue(az_blob_wq);
+		az_blob_wq = NULL;
 	}
 	return ret;
 }
