@@ -46,17 +46,7 @@ fi
 rm -f "$counts" "$log"
 
 # The payload: the run script, the binaries, their order.
-rm -rf "$payload"
-mkdir -p "$payload/selftests"
-install -m 0755 "$here/run" "$payload/run"
-[ -s "$build/selftests/selftests.list" ] || {
-	echo "$0: $build/selftests/selftests.list missing: build the selftests" >&2
-	exit 1
-}
-for t in $(cat "$build/selftests/selftests.list"); do
-	install -m 0755 "$build/selftests/$t" "$payload/selftests/$t" || exit 1
-	echo "$t" >> "$payload/selftests.list"
-done
+"$here/payload.sh" --build "$build" --out "$payload" || exit 1
 
 vsp_args=()
 [ -x "$build/rig/vsp" ] && vsp_args=(--vsp "$build/rig/vsp")
