@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Reference VSP: the null and echo backends.
+ * Reference VSP: the null and echo backends, and the list of backends.
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
@@ -114,9 +114,16 @@ static void sync_cancel(struct vsp_request *req)
 	(void)req;	/* completes inside submit: nothing is pending */
 }
 
-static const struct vsp_backend backends[] = {
-	{ .name = "null", .submit = null_submit, .cancel = sync_cancel },
-	{ .name = "echo", .submit = echo_submit, .cancel = sync_cancel },
+static const struct vsp_backend null_backend = {
+	.name = "null", .submit = null_submit, .cancel = sync_cancel,
+};
+
+static const struct vsp_backend echo_backend = {
+	.name = "echo", .submit = echo_submit, .cancel = sync_cancel,
+};
+
+static const struct vsp_backend *const backends[] = {
+	&null_backend, &echo_backend, &vsp_http_backend,
 };
 
 const struct vsp_backend *vsp_backend_find(const char *name)
@@ -124,7 +131,7 @@ const struct vsp_backend *vsp_backend_find(const char *name)
 	size_t i;
 
 	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++)
-		if (!strcmp(backends[i].name, name))
-			return &backends[i];
+		if (!strcmp(backends[i]->name, name))
+			return backends[i];
 	return NULL;
 }

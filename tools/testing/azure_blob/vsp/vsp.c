@@ -43,7 +43,7 @@ enum { RQ_LATENCY, RQ_BACKEND, RQ_DELAY, RQ_HELD, RQ_DONE };
 
 enum fault {
 	F_NONE, F_HOLD, F_DELAY, F_STATUS, F_RESP_LEN_OVER, F_SHORT_PACKET,
-	F_WRONG_TYPE, F_BAD_ID_UNKNOWN, F_BAD_ID_ZERO, F_BAD_ID_DUP,
+	F_WRONG_TYPE, F_BAD_ID_UNKNOWN, F_BAD_ID_ZERO, F_BAD_ID_DUP, F_FUZZ,
 };
 
 static const char *const fault_names[] = {
@@ -51,7 +51,7 @@ static const char *const fault_names[] = {
 	[F_STATUS] = "status", [F_RESP_LEN_OVER] = "resp_len_over",
 	[F_SHORT_PACKET] = "short_packet", [F_WRONG_TYPE] = "wrong_type",
 	[F_BAD_ID_UNKNOWN] = "bad_id_unknown", [F_BAD_ID_ZERO] = "bad_id_zero",
-	[F_BAD_ID_DUP] = "bad_id_dup",
+	[F_BAD_ID_DUP] = "bad_id_dup", [F_FUZZ] = "fuzz",
 };
 
 struct ring {
@@ -65,7 +65,7 @@ struct ring {
  * published with one write index update, so the guest sees all of its
  * packets at once (a fault's extra packet and the real completion).
  */
-#define GROUP_MAX	3
+#define GROUP_MAX	8
 
 struct outpkt {
 	struct outpkt *next;
@@ -85,9 +85,14 @@ struct vsp_slot {
 	struct outpkt *q_head, *q_tail;
 
 	const struct vsp_backend *backend;
+	char backend_arg[512];	/* `backend <slot> NAME ARG`, "" if none */
 	uint32_t latency_us;
 	enum fault fault;
 	uint32_t fault_arg;
+	uint64_t fuzz_state;	/* PRNG of the fuzz fault */
+	uint64_t fuzzed;	/* packets the fuzz fault made up */
+	bool lie;		/* next group's last packet: these len8/offset8 */
+	uint16_t lie_len8, lie_offset8;
 	bool trace;
 
 	uint64_t requests, completed, violations;
@@ -115,6 +120,7 @@ static bool quit;
 static uint32_t poll_us;
 static uint8_t *pktbuf;
 static uint64_t stat_doorbells, stat_polled, stat_kicks;
+static const struct vsp_backend *default_backend;
 
 /*
  * Under TCG with one vCPU, QEMU does not turn the guest's memory barriers
@@ -422,6 +428,12 @@ static void post_group(struct vsp_slot *s, const struct pkt_spec *ps,
 		d->type = ps[i].type;
 		d->offset8 = 2;
 		d->len8 = p->len[i] / 8;
+		/* the fuzz fault's bogus descriptor, last in its group */
+		if (s->lie && i == n - 1) {
+			d->offset8 = s->lie_offset8;
+			d->len8 = s->lie_len8;
+			s->lie = false;
+		}
 		d->flags = 0;
 		d->trans_id = ps[i].trans_id;
 		memcpy(p->buf + off + 16, ps[i].payload, ps[i].plen);
@@ -464,6 +476,16 @@ static void req_free(struct vsp_request *req)
 	free(req->pages);
 	free(req->pfns);
 	free(req);
+}
+
+const char *vsp_req_backend_arg(const struct vsp_request *req)
+{
+	return req->slot->backend_arg[0] ? req->slot->backend_arg : NULL;
+}
+
+bool vsp_trace_enabled(const struct vsp_request *req)
+{
+	return req->slot->trace;
 }
 
 uint32_t vsp_req_len(const struct vsp_request *req, enum vsp_buf which)
@@ -529,6 +551,128 @@ int vsp_req_write(struct vsp_request *req, enum vsp_buf which, uint32_t off,
 	return req_copy(req, which, off, (void *)src, len, true);
 }
 
+/*
+ * The fuzz fault: a seeded host that lies. Around each real completion it
+ * publishes, in the same ring update, made-up packets: any type, ids that
+ * name no request (0, above the guest's 1024 request slots, huge), short,
+ * long and random payloads, bogus len8/offset8 (only as the group's last
+ * packet, 32 bytes long, so a guest that clamps them as 6.12 does still
+ * finds the packets after it), and duplicates of the real completion after
+ * it. The real completion carries a random status or response_len now
+ * and then. Ids 1..1024 are only ever used for the request being completed:
+ * anything else could complete a request the host has not read yet, whose
+ * pages it would then write after the guest freed them.
+ */
+static uint64_t fuzz_rnd(struct vsp_slot *s)
+{
+	uint64_t z = (s->fuzz_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t fuzz_bogus_id(struct vsp_slot *s)
+{
+	switch (fuzz_rnd(s) % 4) {
+	case 0:
+		return 0;
+	case 1:
+		return 1025 + fuzz_rnd(s) % 64000;
+	case 2:
+		return 0x7fff0000u | (fuzz_rnd(s) & 0xffff);
+	default:
+		return fuzz_rnd(s) | (1ull << 40);
+	}
+}
+
+static uint16_t fuzz_type(struct vsp_slot *s)
+{
+	switch (fuzz_rnd(s) % 4) {
+	case 0:
+	case 1:
+		return VM_PKT_COMP;
+	case 2:
+		return VM_PKT_DATA_INBAND;
+	default:
+		return fuzz_rnd(s);
+	}
+}
+
+static void fuzz_completion(struct vsp_slot *s, struct vsp_request *req,
+			    struct az_blob_comp *c)
+{
+	uint8_t junk[GROUP_MAX][24];
+	struct pkt_spec ps[GROUP_MAX];
+	struct az_blob_comp real = *c;
+	uint32_t n = 0, i, extra;
+
+	/* made-up packets before the real one */
+	extra = fuzz_rnd(s) % 4;
+	for (i = 0; i < extra; i++, n++) {
+		uint64_t r = fuzz_rnd(s);
+
+		memcpy(junk[n], &r, 8);
+		r = fuzz_rnd(s);
+		memcpy(junk[n] + 8, &r, 8);
+		r = fuzz_rnd(s);
+		memcpy(junk[n] + 16, &r, 8);
+		/* sometimes a plausible completion payload */
+		if (fuzz_rnd(s) % 2)
+			memcpy(junk[n], c, sizeof(*c));
+		ps[n] = (struct pkt_spec){ fuzz_type(s), fuzz_bogus_id(s),
+					   junk[n], fuzz_rnd(s) % 25 };
+	}
+	/* the real completion, sometimes lying about its result */
+	switch (fuzz_rnd(s) % 8) {
+	case 0:
+		real.error = fuzz_rnd(s);
+		break;
+	case 1:
+		real.response_len = fuzz_rnd(s) %
+				    (req->msg.response_buffer_length + 2);
+		break;
+	case 2:
+		real.response_len = fuzz_rnd(s);
+		break;
+	case 3:
+		real.length = fuzz_rnd(s);
+		break;
+	default:
+		break;
+	}
+	ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, &real,
+				     sizeof(real) };
+	/* duplicates, in the same update */
+	extra = fuzz_rnd(s) % 8 == 0 ? 1 + fuzz_rnd(s) % 2 : 0;
+	for (i = 0; i < extra; i++)
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, c,
+					     sizeof(*c) };
+	/* a last packet with a bogus length or data offset */
+	if (fuzz_rnd(s) % 6 == 0) {
+		static const uint16_t lens[] = { 0, 1, 0xffff, 0x8000 };
+		uint64_t r = fuzz_rnd(s);
+
+		memcpy(junk[n], c, sizeof(*c));
+		memcpy(junk[n] + 12, &r, 4);
+		ps[n] = (struct pkt_spec){ fuzz_type(s), fuzz_bogus_id(s),
+					   junk[n], 16 };
+		s->lie = true;
+		s->lie_len8 = lens[fuzz_rnd(s) % 4];
+		s->lie_offset8 = fuzz_rnd(s);
+		/* or the true length and a bogus data offset */
+		if (fuzz_rnd(s) % 2)
+			s->lie_len8 = 4;
+		n++;
+	}
+	s->fuzzed += n - 1 - extra;
+	post_group(s, ps, n);
+	s->completed++;
+	if (s->trace)
+		vsp_log("slot %u: fuzz: id %" PRIu64 " in a group of %u",
+			s->idx, req->trans_id, n);
+}
+
 static void send_completion(struct vsp_request *req)
 {
 	struct vsp_slot *s = req->slot;
@@ -541,6 +685,10 @@ static void send_completion(struct vsp_request *req)
 	struct pkt_spec ps[GROUP_MAX];
 	uint32_t n = 0;
 
+	if (s->fault == F_FUZZ) {
+		fuzz_completion(s, req, &c);
+		return;
+	}
 	switch (s->fault) {
 	case F_SHORT_PACKET:
 		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id,
@@ -627,7 +775,8 @@ static void req_run(struct vsp_request *req)
 		vsp_req_complete(req, s->fault_arg, 0);
 		return;
 	}
-	s->backend->submit(req);
+	req->backend = s->backend;
+	req->backend->submit(req);
 }
 
 static void req_latency_done(struct vsp_timer *t)
@@ -643,7 +792,7 @@ static void slot_drop_requests(struct vsp_slot *s)
 
 	while ((req = s->reqs)) {
 		if (req->state == RQ_BACKEND)
-			s->backend->cancel(req);
+			req->backend->cancel(req);
 		if (req->state == RQ_HELD)
 			s->held--;
 		req->state = RQ_DONE;
@@ -991,7 +1140,8 @@ static void slot_open(struct vsp_slot *s)
 
 static void slot_reset_config(struct vsp_slot *s)
 {
-	s->backend = vsp_backend_find("echo");
+	s->backend = default_backend;
+	s->backend_arg[0] = '\0';
 	s->latency_us = 0;
 	s->fault = F_NONE;
 	s->fault_arg = 0;
@@ -1081,11 +1231,16 @@ static void handle_command(uint32_t seq, char *text)
 		s->pending_cmd = seq;
 		s->has_pending_cmd = true;
 		send_msg(VMBUS_EMU_H2G_RESCIND, slot, 0, 0, NULL);
-	} else if (!strcmp(argv[0], "backend") && argc == 3) {
+	} else if (!strcmp(argv[0], "backend") && (argc == 3 || argc == 4)) {
 		be = vsp_backend_find(argv[2]);
-		if (!be)
+		if (!be || (argc == 4 && (!be->check_arg ||
+					  strlen(argv[3]) >= sizeof(s->backend_arg) ||
+					  be->check_arg(argv[3]))))
 			goto bad;
+		/* Requests in flight finish on the backend they started on. */
 		s->backend = be;
+		snprintf(s->backend_arg, sizeof(s->backend_arg), "%s",
+			 argc == 4 ? argv[3] : "");
 		cmd_reply(seq, 0, "ok");
 	} else if (!strcmp(argv[0], "latency") && argc == 3) {
 		if (parse_u32(argv[2], &v))
@@ -1099,7 +1254,7 @@ static void handle_command(uint32_t seq, char *text)
 		if (i == (int)(sizeof(fault_names) / sizeof(fault_names[0])))
 			goto bad;
 		v = 0;
-		if (i == F_DELAY || i == F_STATUS) {
+		if (i == F_DELAY || i == F_STATUS || i == F_FUZZ) {
 			if (argc != 4 || parse_u32(argv[3], &v))
 				goto bad;
 		} else if (argc != 3) {
@@ -1109,6 +1264,10 @@ static void handle_command(uint32_t seq, char *text)
 			release_held(s);
 		s->fault = i;
 		s->fault_arg = v;
+		if (i == F_FUZZ) {
+			s->fuzz_state = v;
+			s->fuzzed = 0;
+		}
 		cmd_reply(seq, 0, "ok");
 	} else if (!strcmp(argv[0], "release") && argc == 2) {
 		v = s->held;
@@ -1116,8 +1275,9 @@ static void handle_command(uint32_t seq, char *text)
 		cmd_reply(seq, 0, "ok released=%u", v);
 	} else if (!strcmp(argv[0], "stats") && argc == 2) {
 		cmd_reply(seq, 0,
-			  "ok requests=%" PRIu64 " completed=%" PRIu64 " held=%u violations=%" PRIu64,
-			  s->requests, s->completed, s->held, s->violations);
+			  "ok requests=%" PRIu64 " completed=%" PRIu64 " held=%u violations=%" PRIu64 " fuzzed=%" PRIu64,
+			  s->requests, s->completed, s->held, s->violations,
+			  s->fuzzed);
 	} else if (!strcmp(argv[0], "trace") && argc == 3) {
 		if (!strcmp(argv[2], "on"))
 			s->trace = true;
@@ -1465,12 +1625,19 @@ static void usage(void)
 	fprintf(stderr,
 		"usage: vsp --socket PATH --guest-ram FILE [--log FILE]\n"
 		"           [--offer SLOT]... [--no-offer] [--poll-us N]\n"
+		"           [--backend null|echo|http] [--http-endpoint URL]\n"
+		"           [--http-max-inflight N] [--http-timeout-ms MS]\n"
 		"  --socket     ivshmem server socket QEMU connects to\n"
 		"  --guest-ram  QEMU's memory-backend-file (share=on)\n"
 		"  --log        log file (default: stderr)\n"
 		"  --offer      offer the device in SLOT at start (default 0)\n"
 		"  --no-offer   offer nothing at start\n"
-		"  --poll-us    busy-poll the rings for N us after work (0)\n");
+		"  --poll-us    busy-poll the rings for N us after work (0)\n"
+		"  --backend    every slot's backend at start and after reset (echo)\n"
+		"  --http-endpoint      blob endpoint of the http backend, loopback\n"
+		"               only (http://127.0.0.1:10000/devstoreaccount1)\n"
+		"  --http-max-inflight  HTTP transfers at once (64)\n"
+		"  --http-timeout-ms    bound of one HTTP exchange (120000)\n");
 }
 
 int main(int argc, char **argv)
@@ -1482,6 +1649,10 @@ int main(int argc, char **argv)
 		{ "offer", required_argument, NULL, 'o' },
 		{ "no-offer", no_argument, NULL, 'n' },
 		{ "poll-us", required_argument, NULL, 'p' },
+		{ "backend", required_argument, NULL, 'b' },
+		{ "http-endpoint", required_argument, NULL, 'e' },
+		{ "http-max-inflight", required_argument, NULL, 'm' },
+		{ "http-timeout-ms", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1492,6 +1663,7 @@ int main(int argc, char **argv)
 	int c, i;
 
 	log_fp = stderr;
+	default_backend = vsp_backend_find("echo");
 	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
@@ -1520,6 +1692,33 @@ int main(int argc, char **argv)
 			break;
 		case 'p':
 			if (parse_u32(optarg, &poll_us)) {
+				usage();
+				return 1;
+			}
+			break;
+		case 'b':
+			default_backend = vsp_backend_find(optarg);
+			if (!default_backend) {
+				fprintf(stderr, "vsp: unknown backend %s\n", optarg);
+				return 1;
+			}
+			break;
+		case 'e':
+			if (vsp_http_set_endpoint(optarg)) {
+				fprintf(stderr,
+					"vsp: --http-endpoint %s: need http:// on 127.0.0.0/8, localhost or [::1]\n",
+					optarg);
+				return 1;
+			}
+			break;
+		case 'm':
+			if (parse_u32(optarg, &v) || vsp_http_set_max_inflight(v)) {
+				usage();
+				return 1;
+			}
+			break;
+		case 't':
+			if (parse_u32(optarg, &v) || vsp_http_set_timeout_ms(v)) {
 				usage();
 				return 1;
 			}
@@ -1592,8 +1791,10 @@ int main(int argc, char **argv)
 		perror(sock_path);
 		return 1;
 	}
-	vsp_log("vsp: listening on %s, guest RAM %s, poll %u us", sock_path,
-		vsp_ram_path, poll_us);
+	vsp_log("vsp: listening on %s, guest RAM %s, poll %u us, backend %s%s%s",
+		sock_path, vsp_ram_path, poll_us, default_backend->name,
+		default_backend == &vsp_http_backend ? " " : "",
+		default_backend == &vsp_http_backend ? vsp_http_endpoint() : "");
 
 	loop();
 
@@ -1601,6 +1802,7 @@ int main(int argc, char **argv)
 		slot_close(&slots[i]);
 	mb->host_state = VMBUS_EMU_HOST_DOWN;
 	vsp_log("vsp: exit; interrupts resent by the tick %" PRIu64, stat_kicks);
+	vsp_http_stats();
 	vsp_log("vsp: exit; doorbells %" PRIu64 ", packets found by polling %" PRIu64,
 		stat_doorbells, stat_polled);
 	for (i = 0; i < VMBUS_EMU_MAX_SLOTS; i++)

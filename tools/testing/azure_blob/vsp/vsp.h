@@ -132,6 +132,7 @@ struct vsp_request {
 	int state;
 	struct vsp_timer timer;
 	struct vsp_request *prev, *next;	/* slot's request list */
+	const struct vsp_backend *backend;	/* the one that got submit() */
 	void *backend_priv;
 };
 
@@ -140,6 +141,10 @@ int vsp_req_read(struct vsp_request *req, enum vsp_buf which, uint32_t off,
 int vsp_req_write(struct vsp_request *req, enum vsp_buf which, uint32_t off,
 		  const void *src, uint32_t len);
 uint32_t vsp_req_len(const struct vsp_request *req, enum vsp_buf which);
+/* The slot's backend argument (`backend <slot> NAME ARG`) or NULL. */
+const char *vsp_req_backend_arg(const struct vsp_request *req);
+/* Whether `trace <slot> on` is set for the request's slot. */
+bool vsp_trace_enabled(const struct vsp_request *req);
 void vsp_req_complete(struct vsp_request *req, uint32_t status,
 		      uint32_t response_len);
 
@@ -149,14 +154,25 @@ void vsp_req_complete(struct vsp_request *req, uint32_t status,
  * @submit: start the request; call vsp_req_complete() now or later
  * @cancel: the channel went away: forget the request (it is freed after
  *	this returns); only called for requests submitted and not completed
+ * @check_arg: optional; accepts (0) or refuses the argument of
+ *	`backend <slot> NAME ARG`. Backends without it take no argument.
  */
 struct vsp_backend {
 	const char *name;
 	void (*submit)(struct vsp_request *req);
 	void (*cancel)(struct vsp_request *req);
+	int (*check_arg)(const char *arg);
 };
 
 const struct vsp_backend *vsp_backend_find(const char *name);
+
+/* The http backend (backend_http.c): configured before the loop runs. */
+extern const struct vsp_backend vsp_http_backend;
+int vsp_http_set_endpoint(const char *url);
+int vsp_http_set_max_inflight(uint32_t n);
+int vsp_http_set_timeout_ms(uint32_t ms);
+const char *vsp_http_endpoint(void);
+void vsp_http_stats(void);
 
 /* FNV-1a, as the echo backend defines it */
 uint32_t fnv1a32(const uint8_t *p, size_t n);
