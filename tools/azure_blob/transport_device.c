@@ -78,6 +78,25 @@ static int dev_fill(struct azb_xfer *x, struct az_blob_request_sync *rq)
 	return 0;
 }
 
+/* What the reference host's http backend means by a host status. */
+static const char *host_status_str(__u32 status)
+{
+	switch (status) {
+	case ECONNREFUSED: return "the blob service refused the connection";
+	case ETIMEDOUT: return "the blob service timed out";
+	case ECONNRESET: return "the connection to the blob service broke";
+	case EHOSTUNREACH: return "the blob service is unreachable";
+	case EPROTO: return "the blob service's answer is not HTTP";
+	case EIO: return "the host's transport failed";
+	case ENOMEM: return "the host is out of memory";
+	case EINVAL: return "the host refused the packet";
+	case EBADMSG: return "the host found the request head malformed";
+	case EMSGSIZE: return "the response head does not fit the response buffer";
+	case EOVERFLOW: return "the response body does not fit the data buffer";
+	default: return "the host could not carry out the request";
+	}
+}
+
 /* Interpret status/response_len the same way for ioctl and io_uring. */
 static void dev_complete(struct azb_xfer *x, int res, __u32 status,
 			 __u32 resp_len, const char *how)
@@ -93,11 +112,17 @@ static void dev_complete(struct azb_xfer *x, int res, __u32 status,
 			 how, strerror(-res), -res);
 		return;
 	}
-	if (status) {
+	/*
+	 * EOVERFLOW with a head: the body was cut at the data buffer, as
+	 * over http; the head's Content-Length tells the caller.
+	 */
+	if (status && !(status == EOVERFLOW && resp_len &&
+			resp_len <= sizeof(x->resp))) {
 		x->terr = -EIO;
 		x->dev_status = status;
 		snprintf(x->terr_msg, sizeof(x->terr_msg),
-			 "device host status %u", status);
+			 "device host status %u: %s", status,
+			 host_status_str(status));
 		return;
 	}
 	if (resp_len > sizeof(x->resp)) {
@@ -113,7 +138,7 @@ static void dev_complete(struct azb_xfer *x, int res, __u32 status,
 		return;	/* the caller reports the malformed head */
 	if (x->body_len || x->is_head || r.content_length <= 0) {
 		x->rlen = 0;
-	} else if ((uint64_t)r.content_length > x->rcap) {
+	} else if ((uint64_t)r.content_length > x->rcap || status) {
 		x->rlen = x->rcap;
 		x->overflow = true;
 	} else {
