@@ -26,9 +26,8 @@ STATIC  := tools/testing/azure_blob/static
 RIG     := tools/testing/azure_blob
 RESULTS := build/results
 
-# The suites "make test" runs, in order, after check-static. (e2e joins
-# the list when tools/testing/azure_blob/Makefile provides it.)
-TEST_SUITES := vm-test kunit
+# The suites "make test" runs, in order, after check-static.
+TEST_SUITES := vm-test kunit e2e
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
 	summary print-suites clean help

@@ -1,0 +1,241 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# The guest half of `make e2e` (busybox sh, run as the payload's `run`):
+# azblob over /dev/azure_blob, the VSP's http backend, Azurite on the
+# host. Prints TAP lines ("ok N - guest: ...") and, for the host half to
+# compare, "# GSHA <blob> <sha256> <size>", "# GRANGE <name> <sha256>" and
+# "# GJSON <name> <json>". ./env gives PORT, DEAD_PORT (closed) and
+# HANG_PORT (accepts, never answers); ./expect lists
+# the blobs the host uploaded over http ("<blob> <sha256> <size>").
+#
+# Copyright (c) 2026 The hv_azure_blob authors
+
+cd /opt/azure_blob || exit 1
+. ./env
+KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$KEY;BlobEndpoint=http://127.0.0.1:$PORT/devstoreaccount1"
+CTL=/sys/kernel/debug/vmbus_emu/host
+AZ="./azblob --transport device --no-progress"
+C=e2e
+N=0
+T=/tmp
+
+ok() { N=$((N + 1)); echo "ok $N - guest: $*"; }
+nok() { N=$((N + 1)); echo "not ok $N - guest: $*"; }
+sha() { sha256sum "$1" | cut -d' ' -f1; }
+now_cs() { sed 's/^\([0-9]*\)\.\([0-9]*\).*/\1\2/' /proc/uptime; }
+ctl() { echo "$*" > $CTL && cat $CTL; }
+
+# check DESC WANT_EXIT PATTERN -- azblob args...
+check() {
+	desc=$1 want=$2 pat=$3
+	shift 4
+	$AZ "$@" >$T/out 2>$T/err
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		nok "$desc (exit $rc, want $want): $(head -c 300 $T/err)"
+		return 1
+	fi
+	if [ -n "$pat" ] && ! grep -q -- "$pat" $T/err $T/out; then
+		nok "$desc (no '$pat' in the output): $(head -c 300 $T/err)"
+		return 1
+	fi
+	ok "$desc"
+}
+
+echo "# guest: $(uname -r), $(grep MemTotal /proc/meminfo | tr -s ' ')"
+ctl "stats 0" | sed 's/^/# host: /'
+
+# --- round trips through the device ----------------------------------------
+roundtrip() {
+	size=$1 name=$2 extra=$3 f=$T/in-$2
+	head -c "$size" /dev/urandom >"$f"
+	want=$(sha "$f")
+	t0=$(now_cs)
+	# shellcheck disable=SC2086
+	if ! $AZ $extra put "$f" "$C/g-$name" 2>$T/err; then
+		nok "put $size B (g-$name $extra): $(head -c 300 $T/err)"
+		return
+	fi
+	t1=$(now_cs)
+	# shellcheck disable=SC2086
+	if ! $AZ $extra get "$C/g-$name" $T/out 2>$T/err; then
+		nok "get $size B (g-$name $extra): $(head -c 300 $T/err)"
+		return
+	fi
+	t2=$(now_cs)
+	got=$(sha $T/out)
+	if [ "$got" = "$want" ] && [ "$(stat -c %s $T/out)" = "$size" ]; then
+		ok "device round trip $size B (g-$name${extra:+ $extra}): sha256 equal"
+	else
+		nok "device round trip $size B (g-$name $extra): sha256 $got, want $want"
+	fi
+	echo "# GSHA g-$name $want $size"
+	echo "# time g-$name: put $(((t1 - t0) * 10)) ms, get $(((t2 - t1) * 10)) ms"
+	rm -f $T/out
+}
+
+roundtrip 0 zero ""
+roundtrip 1 one ""
+roundtrip 4095 odd4095 ""
+roundtrip 1000003 odd1000003 ""
+roundtrip $((4 << 20)) four-mib ""
+roundtrip $((10 * 1048576 + 7)) multi-block "--chunk-size 1M --parallel 4"
+roundtrip 777777 serial-blocks "--chunk-size 256K --parallel 1"
+roundtrip $((64 << 20)) sixty-four-mib ""
+rm -f $T/in-sixty-four-mib $T/in-four-mib
+
+check "stat size of the 64 MiB blob" 0 "size:          67108864" -- stat $C/g-sixty-four-mib
+check "stat lists the block blob's MD5 set through the device" 0 "content-md5:   [A-Za-z0-9+/]" -- stat $C/g-multi-block
+
+# --- blobs the host uploaded over http ------------------------------------
+while read -r blob want size; do
+	if $AZ --chunk-size 2M --parallel 4 get "$C/$blob" $T/out 2>$T/err &&
+	   [ "$(sha $T/out)" = "$want" ] && [ "$(stat -c %s $T/out)" = "$size" ]; then
+		ok "http-uploaded $blob ($size B) reads back through the device"
+	else
+		nok "http-uploaded $blob through the device: $(head -c 300 $T/err)"
+	fi
+	rm -f $T/out
+done <expect
+
+# --- ranges ------------------------------------------------------------------
+f=$T/in-multi-block
+rangecheck() {
+	name=$1 range=$2 skipb=$3 count=$4 extra=$5
+	# shellcheck disable=SC2086
+	if ! $AZ $extra --range "$range" get $C/g-multi-block $T/r 2>$T/err; then
+		nok "range $name: $(head -c 300 $T/err)"
+		return
+	fi
+	if [ "$count" = end ]; then
+		tail -c +$((skipb + 1)) "$f" >$T/want
+	else
+		tail -c +$((skipb + 1)) "$f" | head -c "$count" >$T/want
+	fi
+	if cmp -s $T/r $T/want; then
+		ok "range $name"
+	else
+		nok "range $name: bytes differ"
+	fi
+	echo "# GRANGE $name $(sha $T/r)"
+	rm -f $T/r $T/want
+}
+rangecheck first-byte 0-0 0 1 ""
+rangecheck 100-1099 100-1099 100 1000 ""
+rangecheck across-chunks 1000000-3500000 1000000 2500001 "--chunk-size 1M --parallel 4"
+rangecheck open-tail 10485000- 10485000 end ""
+rangecheck clipped 10485700-99999999 10485700 end ""
+check "range starting beyond the end: exit 8" 8 "beyond" -- --range 99999999-99999999 get $C/g-multi-block $T/r
+
+# --- HTTP errors arrive as host status 0 with the head ----------------------
+check "get of a missing blob: 404 -> exit 3" 3 BlobNotFound -- get $C/nope $T/r
+check "stat of a missing blob: 404 -> exit 3" 3 "HTTP 404" -- stat $C/nope
+check "rm of a missing blob: 404 -> exit 3" 3 BlobNotFound -- rm $C/nope
+check "ls of a missing container: 404 -> exit 3" 3 ContainerNotFound -- ls no-such-container
+check "mb of an existing container: 409 -> exit 4" 4 ContainerAlreadyExists -- mb $C
+etag=$($AZ stat $C/g-one | sed -n 's/^etag: *//p')
+check "put --if-none-match '*' on an existing blob: 409 -> exit 4" 4 BlobAlreadyExists -- --if-none-match '*' put $T/in-one $C/g-one
+check "put --if-match with a stale ETag: 412 -> exit 5" 5 ConditionNotMet -- --if-match '"0x8DEADBEEF"' put $T/in-one $C/g-one
+check "get --if-match with a stale ETag: 412 -> exit 5" 5 "HTTP 412" -- --if-match '"0x8DEADBEEF"' get $C/g-one $T/r
+check "get --if-none-match with the current ETag: 304 -> exit 6" 6 "HTTP 304" -- --if-none-match "$etag" get $C/g-one $T/r
+check "stat --if-none-match with the current ETag: 304 -> exit 6" 6 "HTTP 304" -- --if-none-match "$etag" stat $C/g-one
+check "get --if-match with the current ETag succeeds" 0 "" -- --if-match "$etag" get $C/g-one $T/r
+for w in "stat404 stat $C/nope" "mb409 mb $C" "get412 --if-match \"0x8DEADBEEF\" stat $C/g-one"; do
+	set -- $w
+	name=$1
+	shift
+	echo "# GJSON $name $($AZ --json "$@" 2>/dev/null)"
+done
+
+# --- host statuses (rawreq: buffers the client never uses) -----------------
+raw() { ./rawreq "$@" >$T/raw 2>&1; }
+printf 'GARBAGE\r\n\r\n' >$T/h1
+raw --head-file $T/h1
+if grep -q '^status 74$' $T/raw; then ok "malformed request line: host status 74 (EBADMSG)"; else nok "malformed request line: $(cat $T/raw)"; fi
+printf 'GET /e2e/g-one HTTP/1.1\r\nx-ms-version: 2021-08-06\r\n' >$T/h2
+raw --head-file $T/h2
+if grep -q '^status 74$' $T/raw; then ok "head without its empty line: host status 74"; else nok "head without its empty line: $(cat $T/raw)"; fi
+printf 'PUT /e2e/g-x HTTP/1.1\r\nContent-Length: 5\r\n\r\n' >$T/h3
+raw --head-file $T/h3
+if grep -q '^status 74$' $T/raw; then ok "Content-Length without a body: host status 74"; else nok "Content-Length without a body: $(cat $T/raw)"; fi
+raw --resp-len 32 --data-len 8192 GET /e2e/g-odd4095
+if grep -q '^status 90$' $T/raw && grep -q '^response_len 0$' $T/raw; then ok "response head larger than the response buffer: host status 90 (EMSGSIZE)"; else nok "head too large: $(cat $T/raw)"; fi
+raw --data-len 100 --out $T/d GET /e2e/g-odd4095
+head -c 100 $T/in-odd4095 >$T/want
+if grep -q '^status 75$' $T/raw && grep -qi '^content-length: 4095' $T/raw && cmp -s $T/d $T/want; then
+	ok "body larger than the data buffer: host status 75 (EOVERFLOW), head with Content-Length 4095, first 100 bytes"
+else
+	nok "body too large: $(head -c 400 $T/raw)"
+fi
+raw --data-len 8192 --out $T/d GET /e2e/g-odd4095
+if grep -q '^status 0$' $T/raw && grep -q '^HTTP/1.1 200' $T/raw && [ "$(head -c 4095 $T/d | sha256sum | cut -d' ' -f1)" = "$(sha $T/in-odd4095)" ]; then ok "raw GET: status 0, 200, body in the data buffer"; else nok "raw GET: $(head -c 400 $T/raw)"; fi
+raw --data-len 4096 GET /e2e/nope
+if grep -q '^status 0$' $T/raw && grep -q '^HTTP/1.1 404' $T/raw && grep -qi '^x-ms-error-code: BlobNotFound' $T/raw; then ok "raw GET of a missing blob: status 0, HTTP 404 in the head"; else nok "raw 404: $(head -c 400 $T/raw)"; fi
+
+# --- transport failure: a slot whose endpoint refuses connections ----------
+if echo "backend 1 http http://10.1.2.3:10000/devstoreaccount1" >$CTL 2>/dev/null; then
+	nok "a non-loopback endpoint is refused by the host"
+else
+	ok "a non-loopback endpoint is refused by the host"
+fi
+ctl "backend 1 http http://127.0.0.1:$DEAD_PORT/devstoreaccount1" >/dev/null
+ctl "offer 1" >/dev/null
+i=0
+while [ ! -c /dev/azure_blob1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "connection refused: exit 9, host status 111 shown" 9 "host status 111" -- --device /dev/azure_blob1 --retries 0 stat $C/g-one
+grep -q "refused the connection" $T/err && ok "the CLI names the host status" || nok "the CLI message: $(cat $T/err)"
+raw --device /dev/azure_blob1 --data-len 4096 GET /e2e/g-one
+if grep -q '^status 111$' $T/raw; then ok "raw request to a dead endpoint: host status 111 (ECONNREFUSED)"; else nok "dead endpoint: $(cat $T/raw)"; fi
+ctl "rescind 1" >/dev/null
+
+# --- rescind with HTTP transfers in flight (an endpoint that never answers) --
+ctl "backend 1 http http://127.0.0.1:$HANG_PORT/devstoreaccount1" >/dev/null
+ctl "offer 1" >/dev/null
+i=0
+while [ ! -c /dev/azure_blob1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+for k in 1 2 3 4; do
+	./rawreq --device /dev/azure_blob1 --data-len 65536 GET /e2e/g-one >$T/hang$k 2>&1 &
+done
+sleep 1
+st=$(ctl "stats 1")
+echo "# host slot 1 before the rescind: $st"
+ctl "rescind 1" >/dev/null
+wait
+if [ "$(grep -l 'ioctl errno 19' $T/hang1 $T/hang2 $T/hang3 $T/hang4 | wc -l)" = 4 ]; then
+	ok "rescind with 4 HTTP transfers in flight: every request fails with ENODEV"
+else
+	nok "rescind with transfers in flight: $(cat $T/hang1 $T/hang2 $T/hang3 $T/hang4 | tr '\n' ' ')"
+fi
+rq=$(echo "$st" | sed -n 's/.* requests=\([0-9]*\) completed=\([0-9]*\).*/\1 \2/p')
+if [ -n "$rq" ] && [ $((${rq% *} - ${rq#* })) -eq 4 ]; then
+	ok "the 4 requests were in flight at the host ($st)"
+else
+	nok "slot 1 before the rescind: $st"
+fi
+ctl "backend 1 http" >/dev/null
+ctl "offer 1" >/dev/null
+i=0
+while [ ! -c /dev/azure_blob1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check "after the cancel, the re-offered slot works against Azurite" 0 "size:          1$" -- --device /dev/azure_blob1 stat $C/g-one
+ctl "rescind 1" >/dev/null
+ctl "reset" >/dev/null
+
+# --- the host saw no protocol violation; pins balance ---------------------
+st=$(ctl "stats 0")
+echo "# host: $st"
+case "$st" in
+*" violations=0"*) ok "host: no protocol violation ($st)" ;;
+*) nok "host: $st" ;;
+esac
+echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null
+acq=$(sed -n 's/^nr_foll_pin_acquired //p' /proc/vmstat)
+rel=$(sed -n 's/^nr_foll_pin_released //p' /proc/vmstat)
+if [ -n "$acq" ] && [ "$acq" = "$rel" ]; then
+	ok "pin counters match (nr_foll_pin_acquired $acq = released $rel)"
+else
+	nok "pin counters: acquired $acq released $rel"
+fi
+echo "# guest: $N tests"
+exit 0
