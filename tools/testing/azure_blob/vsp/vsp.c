@@ -43,7 +43,7 @@ enum { RQ_LATENCY, RQ_BACKEND, RQ_DELAY, RQ_HELD, RQ_DONE };
 
 enum fault {
 	F_NONE, F_HOLD, F_DELAY, F_STATUS, F_RESP_LEN_OVER, F_SHORT_PACKET,
-	F_WRONG_TYPE, F_BAD_ID_UNKNOWN, F_BAD_ID_ZERO, F_BAD_ID_DUP,
+	F_WRONG_TYPE, F_BAD_ID_UNKNOWN, F_BAD_ID_ZERO, F_BAD_ID_DUP, F_FUZZ,
 };
 
 static const char *const fault_names[] = {
@@ -51,7 +51,7 @@ static const char *const fault_names[] = {
 	[F_STATUS] = "status", [F_RESP_LEN_OVER] = "resp_len_over",
 	[F_SHORT_PACKET] = "short_packet", [F_WRONG_TYPE] = "wrong_type",
 	[F_BAD_ID_UNKNOWN] = "bad_id_unknown", [F_BAD_ID_ZERO] = "bad_id_zero",
-	[F_BAD_ID_DUP] = "bad_id_dup",
+	[F_BAD_ID_DUP] = "bad_id_dup", [F_FUZZ] = "fuzz",
 };
 
 struct ring {
@@ -65,7 +65,7 @@ struct ring {
  * published with one write index update, so the guest sees all of its
  * packets at once (a fault's extra packet and the real completion).
  */
-#define GROUP_MAX	3
+#define GROUP_MAX	8
 
 struct outpkt {
 	struct outpkt *next;
@@ -89,6 +89,10 @@ struct vsp_slot {
 	uint32_t latency_us;
 	enum fault fault;
 	uint32_t fault_arg;
+	uint64_t fuzz_state;	/* PRNG of the fuzz fault */
+	uint64_t fuzzed;	/* packets the fuzz fault made up */
+	bool lie;		/* next group's last packet: these len8/offset8 */
+	uint16_t lie_len8, lie_offset8;
 	bool trace;
 
 	uint64_t requests, completed, violations;
@@ -424,6 +428,12 @@ static void post_group(struct vsp_slot *s, const struct pkt_spec *ps,
 		d->type = ps[i].type;
 		d->offset8 = 2;
 		d->len8 = p->len[i] / 8;
+		/* the fuzz fault's bogus descriptor, last in its group */
+		if (s->lie && i == n - 1) {
+			d->offset8 = s->lie_offset8;
+			d->len8 = s->lie_len8;
+			s->lie = false;
+		}
 		d->flags = 0;
 		d->trans_id = ps[i].trans_id;
 		memcpy(p->buf + off + 16, ps[i].payload, ps[i].plen);
@@ -541,6 +551,132 @@ int vsp_req_write(struct vsp_request *req, enum vsp_buf which, uint32_t off,
 	return req_copy(req, which, off, (void *)src, len, true);
 }
 
+/*
+ * The fuzz fault: a seeded host that lies. Around each real completion it
+ * publishes, in the same ring update, made-up packets: any type, ids that
+ * name no request (0, above the guest's 1024 request slots, huge), random
+ * payloads of 0 to 16 bytes, a bogus len8/offset8 on a 32-byte packet (the
+ * ring reader of 6.12 clamps those to its 32-byte buffer, so it still
+ * finds the next packet), and duplicates of the real completion after it. The real completion carries a random status or response_len now
+ * and then. Ids 1..1024 are only ever used for the request being completed:
+ * anything else could complete a request the host has not read yet, whose
+ * pages it would then write after the guest freed them.
+ */
+static uint64_t fuzz_rnd(struct vsp_slot *s)
+{
+	uint64_t z = (s->fuzz_state += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static uint64_t fuzz_bogus_id(struct vsp_slot *s)
+{
+	switch (fuzz_rnd(s) % 4) {
+	case 0:
+		return 0;
+	case 1:
+		return 1025 + fuzz_rnd(s) % 64000;
+	case 2:
+		return 0x7fff0000u | (fuzz_rnd(s) & 0xffff);
+	default:
+		return fuzz_rnd(s) | (1ull << 40);
+	}
+}
+
+static uint16_t fuzz_type(struct vsp_slot *s)
+{
+	switch (fuzz_rnd(s) % 4) {
+	case 0:
+	case 1:
+		return VM_PKT_COMP;
+	case 2:
+		return VM_PKT_DATA_INBAND;
+	default:
+		return fuzz_rnd(s);
+	}
+}
+
+static void fuzz_completion(struct vsp_slot *s, struct vsp_request *req,
+			    struct az_blob_comp *c)
+{
+	uint8_t junk[GROUP_MAX][24];
+	struct pkt_spec ps[GROUP_MAX];
+	struct az_blob_comp real = *c;
+	uint32_t n = 0, i, extra;
+
+	/* made-up packets before the real one */
+	extra = fuzz_rnd(s) % 4;
+	for (i = 0; i < extra; i++, n++) {
+		uint64_t r = fuzz_rnd(s);
+
+		memcpy(junk[n], &r, 8);
+		r = fuzz_rnd(s);
+		memcpy(junk[n] + 8, &r, 8);
+		r = fuzz_rnd(s);
+		memcpy(junk[n] + 16, &r, 8);
+		/* sometimes a plausible completion payload */
+		if (fuzz_rnd(s) % 2)
+			memcpy(junk[n], c, sizeof(*c));
+		/*
+		 * At most 32 bytes a packet, the guest's max_pkt_size: a
+		 * longer one is cut to that size by the 6.12 ring reader,
+		 * which then steps to the wrong next packet.
+		 */
+		ps[n] = (struct pkt_spec){ fuzz_type(s), fuzz_bogus_id(s),
+					   junk[n], fuzz_rnd(s) % 17 };
+	}
+	/* the real completion, sometimes lying about its result */
+	switch (fuzz_rnd(s) % 8) {
+	case 0:
+		real.error = fuzz_rnd(s);
+		break;
+	case 1:
+		real.response_len = fuzz_rnd(s) %
+				    (req->msg.response_buffer_length + 2);
+		break;
+	case 2:
+		real.response_len = fuzz_rnd(s);
+		break;
+	case 3:
+		real.length = fuzz_rnd(s);
+		break;
+	default:
+		break;
+	}
+	ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, &real,
+				     sizeof(real) };
+	/* duplicates, in the same update */
+	extra = fuzz_rnd(s) % 8 == 0 ? 1 + fuzz_rnd(s) % 2 : 0;
+	for (i = 0; i < extra; i++)
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, c,
+					     sizeof(*c) };
+	/* a last packet with a bogus length or data offset, 32 bytes long */
+	if (fuzz_rnd(s) % 6 == 0) {
+		static const uint16_t lens[] = { 0, 1, 0xffff, 0x8000 };
+		uint64_t r = fuzz_rnd(s);
+
+		memcpy(junk[n], c, sizeof(*c));
+		memcpy(junk[n] + 12, &r, 4);
+		ps[n] = (struct pkt_spec){ fuzz_type(s), fuzz_bogus_id(s),
+					   junk[n], 16 };
+		s->lie = true;
+		s->lie_len8 = lens[fuzz_rnd(s) % 4];
+		s->lie_offset8 = fuzz_rnd(s);
+		/* or the true length and a bogus data offset */
+		if (fuzz_rnd(s) % 2)
+			s->lie_len8 = 4;
+		n++;
+	}
+	s->fuzzed += n - 1 - extra;
+	post_group(s, ps, n);
+	s->completed++;
+	if (s->trace)
+		vsp_log("slot %u: fuzz: id %" PRIu64 " in a group of %u",
+			s->idx, req->trans_id, n);
+}
+
 static void send_completion(struct vsp_request *req)
 {
 	struct vsp_slot *s = req->slot;
@@ -553,6 +689,10 @@ static void send_completion(struct vsp_request *req)
 	struct pkt_spec ps[GROUP_MAX];
 	uint32_t n = 0;
 
+	if (s->fault == F_FUZZ) {
+		fuzz_completion(s, req, &c);
+		return;
+	}
 	switch (s->fault) {
 	case F_SHORT_PACKET:
 		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id,
@@ -1118,7 +1258,7 @@ static void handle_command(uint32_t seq, char *text)
 		if (i == (int)(sizeof(fault_names) / sizeof(fault_names[0])))
 			goto bad;
 		v = 0;
-		if (i == F_DELAY || i == F_STATUS) {
+		if (i == F_DELAY || i == F_STATUS || i == F_FUZZ) {
 			if (argc != 4 || parse_u32(argv[3], &v))
 				goto bad;
 		} else if (argc != 3) {
@@ -1128,6 +1268,10 @@ static void handle_command(uint32_t seq, char *text)
 			release_held(s);
 		s->fault = i;
 		s->fault_arg = v;
+		if (i == F_FUZZ) {
+			s->fuzz_state = v;
+			s->fuzzed = 0;
+		}
 		cmd_reply(seq, 0, "ok");
 	} else if (!strcmp(argv[0], "release") && argc == 2) {
 		v = s->held;
@@ -1135,8 +1279,9 @@ static void handle_command(uint32_t seq, char *text)
 		cmd_reply(seq, 0, "ok released=%u", v);
 	} else if (!strcmp(argv[0], "stats") && argc == 2) {
 		cmd_reply(seq, 0,
-			  "ok requests=%" PRIu64 " completed=%" PRIu64 " held=%u violations=%" PRIu64,
-			  s->requests, s->completed, s->held, s->violations);
+			  "ok requests=%" PRIu64 " completed=%" PRIu64 " held=%u violations=%" PRIu64 " fuzzed=%" PRIu64,
+			  s->requests, s->completed, s->held, s->violations,
+			  s->fuzzed);
 	} else if (!strcmp(argv[0], "trace") && argc == 3) {
 		if (!strcmp(argv[2], "on"))
 			s->trace = true;
