@@ -20,7 +20,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rig=$(cd "$here/.." && pwd)
 build=""
 timeout=400
-progs="user_fuzz"
+progs="user_fuzz host_fuzz"
 
 while [ $# -gt 0 ]; do
 	case $1 in

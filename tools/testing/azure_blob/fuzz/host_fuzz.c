@@ -1,0 +1,341 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Host-side fuzzing of the driver: the VSP's "fuzz" fault makes up packets
+ * around every completion (random types, ids, lengths, statuses, bogus
+ * len8/offset8, duplicates) while this program keeps sync ioctls and
+ * io_uring commands in flight and, now and then, the host rescinds and
+ * re-offers the device (rescind storms). A request the host's lies leave
+ * without a completion ends with the next rescind. Afterwards the fault is
+ * cleared, the device offered again, and it must work byte-exact with the
+ * pin counters matching. Prints TAP.
+ *
+ *   host_fuzz [--seed N] [--seconds N]
+ *
+ * Copyright (c) 2026 The hv_azure_blob authors
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "azblob_lib.h"
+#include "azblob_uring.h"
+
+#define PG		AZB_PAGE
+#define SYNC_THREADS	3
+#define DEPTH		16
+
+static volatile int stop;
+
+struct tstats {
+	unsigned long done, ok, err[160], bad;
+	char first_bad[160];
+};
+
+static void note(struct tstats *t, int err, bool uring, uint32_t resp_len,
+		 uint32_t cap)
+{
+	t->done++;
+	if (!err) {
+		t->ok++;
+		if (resp_len > cap && !t->bad++)
+			snprintf(t->first_bad, sizeof(t->first_bad),
+				 "response_len %u > %u", resp_len, cap);
+		return;
+	}
+	if (err > 0 && err < 160)
+		t->err[err]++;
+	switch (err) {
+	case EPROTO: case ENODEV: case EIO: case ENOMEM:
+		return;
+	case ECANCELED:
+		if (uring)
+			return;
+		break;
+	default:
+		break;
+	}
+	if (!t->bad++)
+		snprintf(t->first_bad, sizeof(t->first_bad), "%s error %d (%s)",
+			 uring ? "io_uring" : "ioctl", err, strerror(err));
+}
+
+/* A fresh fd once the device is back; -1 when stopping. */
+static int reopen(int fd)
+{
+	if (fd >= 0)
+		close(fd);
+	while (!stop) {
+		fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
+		if (fd >= 0)
+			return fd;
+		azb_sleep_ms(20);
+	}
+	return -1;
+}
+
+struct worker {
+	pthread_t thread;
+	uint32_t seed;
+	struct tstats st;
+};
+
+static uint32_t xs(uint32_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 17;
+	*s ^= *s << 5;
+	return *s;
+}
+
+static void make_req(struct az_blob_request_sync *r, uint8_t *area,
+		     uint32_t *seed)
+{
+	uint32_t req_len = 1 + xs(seed) % 3000;
+	uint32_t data_len = xs(seed) % 3 ? xs(seed) % (6 * PG) : 0;
+
+	azb_fill(area, req_len, *seed);
+	azb_req_init(r, *seed, area, req_len, area + PG, PG, area + 2 * PG,
+		     data_len, data_len && xs(seed) % 2 ? data_len : 0);
+}
+
+static void *sync_fn(void *arg)
+{
+	struct worker *w = arg;
+	struct az_blob_request_sync r;
+	uint8_t *area = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	int fd = reopen(-1), ret;
+
+	while (!stop && fd >= 0) {
+		make_req(&r, area, &w->seed);
+		ret = azb_submit(fd, &r);
+		note(&w->st, ret, false, r.response.response_len, PG);
+		if (ret == ENODEV)
+			fd = reopen(fd);
+	}
+	if (fd >= 0)
+		close(fd);
+	munmap(area, 8 * PG);
+	return NULL;
+}
+
+static void *uring_fn(void *arg)
+{
+	struct worker *w = arg;
+	struct az_blob_request_sync r[DEPTH];
+	uint8_t *area = mmap(NULL, DEPTH * 8 * PG, PROT_READ | PROT_WRITE,
+			     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	struct io_uring ring;
+	struct azb_cqe c;
+	int fd = reopen(-1), i, inflight = 0;
+	bool nodev = false;
+
+	memset(r, 0, sizeof(r));
+	if (azb_ring_init(&ring, DEPTH, AZB_RING_FLAGS))
+		return NULL;
+	while (fd >= 0) {
+		/* top up unless stopping or the device went away */
+		while (!stop && !nodev && inflight < DEPTH) {
+			for (i = 0; i < DEPTH; i++)
+				if (!r[i].guid[15])
+					break;
+			make_req(&r[i], area + i * 8 * PG, &w->seed);
+			r[i].guid[15] = 1;	/* slot in use */
+			azb_ring_prep_req(&ring, fd, &r[i], i);
+			inflight++;
+		}
+		azb_ring_submit(&ring);
+		if (!inflight) {
+			if (stop)
+				break;
+			fd = reopen(fd);
+			nodev = false;
+			continue;
+		}
+		/* a command the host never completes ends with a rescind */
+		if (azb_ring_reap(&ring, &c, 1000))
+			continue;
+		inflight--;
+		r[c.user_data].guid[15] = 0;
+		note(&w->st, -c.res, true,
+		     AZ_BLOB_URING_RESPONSE_LEN(c.big0), PG);
+		if (c.res == -ENODEV)
+			nodev = true;
+	}
+	io_uring_queue_exit(&ring);
+	if (fd >= 0)
+		close(fd);
+	munmap(area, DEPTH * 8 * PG);
+	return NULL;
+}
+
+static int tap_n, tap_failed;
+
+static void tap(bool ok, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void tap(bool ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d %s # ", ok ? "ok" : "not ok", ++tap_n, name);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		tap_failed++;
+}
+
+static int cycle(void)
+{
+	int ret;
+
+	ret = azb_host(NULL, 0, "rescind 0");
+	if (!ret)
+		ret = azb_wait_path(AZB_DEV, false, 5000);
+	if (!ret)
+		ret = azb_host(NULL, 0, "offer 0");
+	if (!ret)
+		ret = azb_wait_path(AZB_DEV, true, 5000);
+	return ret;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "seed", required_argument, NULL, 's' },
+		{ "seconds", required_argument, NULL, 't' },
+		{ }
+	};
+	struct worker w[SYNC_THREADS + 1];
+	unsigned long seconds = 40, e, cycles = 0, cycle_bad = 0, joined;
+	struct tstats tot = { 0 };
+	uint64_t seed = 1, in_flight = 1;
+	char reply[256] = "", why[160] = "", line[600];
+	long base, t0, next_storm;
+	int i, c, n, ret;
+
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (c) {
+		case 's':
+			seed = strtoull(optarg, NULL, 0);
+			break;
+		case 't':
+			seconds = strtoul(optarg, NULL, 0);
+			break;
+		default:
+			fprintf(stderr, "usage: %s [--seed N] [--seconds N]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	printf("TAP version 13\n1..4\n# host_fuzz: seed %" PRIu64
+	       " seconds %lu\n", seed, seconds);
+	fflush(stdout);
+	if (azb_rig_clean()) {
+		printf("Bail out! rig not clean\n");
+		return 1;
+	}
+	base = azb_pins_outstanding();
+	ret = azb_host(reply, sizeof(reply), "fault 0 fuzz %" PRIu64,
+		       seed & 0xffffffffu);
+	if (ret) {
+		printf("Bail out! the VSP has no fuzz fault (%d)\n", ret);
+		return 1;
+	}
+	for (i = 0; i <= SYNC_THREADS; i++) {
+		memset(&w[i], 0, sizeof(w[i]));
+		w[i].seed = (uint32_t)seed * 2654435761u + i + 1;
+		pthread_create(&w[i].thread, NULL,
+			       i < SYNC_THREADS ? sync_fn : uring_fn, &w[i]);
+	}
+	t0 = azb_now_ms();
+	next_storm = t0 + 2000;
+	while (azb_now_ms() - t0 < (long)seconds * 1000) {
+		azb_sleep_ms(100);
+		if (azb_now_ms() < next_storm)
+			continue;
+		/* a storm: 1 to 3 rescind/offer cycles back to back */
+		n = 1 + (int)((seed + cycles) % 3);
+		for (i = 0; i < n; i++) {
+			cycles++;
+			if (cycle())
+				cycle_bad++;
+		}
+		next_storm = azb_now_ms() + 3000 + (long)((seed >> 3) % 3000);
+	}
+	azb_host(reply, sizeof(reply), "stats 0");
+	printf("# host: %s\n", reply);
+	/* Stop: clear the fault, end what the lies left hanging. */
+	stop = 1;
+	azb_host(NULL, 0, "fault 0 none");
+	if (cycle())
+		cycle_bad++;
+	cycles++;
+	for (i = 0, joined = 0; i <= SYNC_THREADS; i++) {
+		if (!pthread_join(w[i].thread, NULL))
+			joined++;
+		tot.done += w[i].st.done;
+		tot.ok += w[i].st.ok;
+		tot.bad += w[i].st.bad;
+		for (e = 0; e < 160; e++)
+			tot.err[e] += w[i].st.err[e];
+		if (w[i].st.bad && !tot.first_bad[0])
+			memcpy(tot.first_bad, w[i].st.first_bad,
+			       sizeof(tot.first_bad));
+	}
+	n = snprintf(line, sizeof(line), "%lu requests, %lu ok;", tot.done,
+		     tot.ok);
+	for (e = 1; e < 160; e++)
+		if (tot.err[e] && n < (int)sizeof(line) - 24)
+			n += snprintf(line + n, sizeof(line) - n, " %s=%lu",
+				      strerrorname_np(e) ? strerrorname_np(e) :
+				      "?", tot.err[e]);
+	printf("# %s\n", line);
+	tap(!tot.bad && tot.done > 0, "traffic_errors_documented",
+	    "%lu bad%s%s", tot.bad, tot.first_bad[0] ? ": " : "",
+	    tot.first_bad);
+	tap(!cycle_bad, "rescind_storms", "%lu rescind/offer cycles, %lu failed",
+	    cycles, cycle_bad);
+	tap(joined == SYNC_THREADS + 1, "traffic_ended",
+	    "%lu of %d threads joined", joined, SYNC_THREADS + 1);
+
+	/* The device after the storm. */
+	{
+		struct az_blob_request_sync r;
+		uint8_t *a = mmap(NULL, 4 * PG, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		struct azb_host_stats st = { 0 };
+		int fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
+
+		azb_fill(a, 500, 3);
+		azb_req_init(&r, 3, a, 500, a + PG, 516, a + 2 * PG, 2 * PG, 0);
+		ret = fd < 0 ? errno : azb_submit(fd, &r);
+		if (!ret && azb_echo_verify(&r, NULL, why, sizeof(why)))
+			ret = -1;
+		azb_wait_pins(base, 5000);
+		azb_read_u64(AZB_SYSFS "/in_flight", &in_flight);
+		azb_host_stats(0, &st);
+		tap(!ret && azb_pins_outstanding() == base && !in_flight &&
+		    !st.violations, "device_works_pins_match",
+		    "ret %d %s pins %ld base %ld in_flight %" PRIu64
+		    " violations %ld", ret, why, azb_pins_outstanding(), base,
+		    in_flight, st.violations);
+		if (fd >= 0)
+			close(fd);
+	}
+	azb_rig_clean();
+	printf("# host_fuzz: seed %" PRIu64 "\n", seed);
+	return tap_failed ? 1 : 0;
+}
