@@ -240,6 +240,14 @@ VISIBLE_IF_KUNIT void az_blob_fill_desc(struct az_blob_req *req)
 }
 EXPORT_SYMBOL_IF_KUNIT(az_blob_fill_desc);
 
+static void az_blob_req_free_arrays(struct az_blob_req *req)
+{
+	if (req->pages != req->inline_pages)
+		kvfree(req->pages);
+	if ((void *)req->desc != req->inline_desc)
+		kvfree(req->desc);
+}
+
 /**
  * az_blob_req_alloc() - allocate a request for a validated user request
  * @dev: the device
@@ -258,13 +266,20 @@ az_blob_req_alloc(struct az_blob_dev *dev, const struct az_blob_request_sync *r)
 	req->dev = dev;
 	az_blob_req_init(req, r);
 
-	req->pages = kvcalloc(req->nr_pages, sizeof(*req->pages), GFP_KERNEL);
+	/* Small requests, the common case, need no further allocation. */
+	if (req->nr_pages <= ARRAY_SIZE(req->inline_pages))
+		req->pages = req->inline_pages;
+	else
+		req->pages = kvcalloc(req->nr_pages, sizeof(*req->pages),
+				      GFP_KERNEL);
 	req->desc_size = struct_size(req->desc, range.pfn_array,
 				     req->nr_hvpages);
-	req->desc = kvzalloc(req->desc_size, GFP_KERNEL);
+	if (req->desc_size <= sizeof(req->inline_desc))
+		req->desc = (struct vmbus_packet_mpb_array *)req->inline_desc;
+	else
+		req->desc = kvzalloc(req->desc_size, GFP_KERNEL);
 	if (!req->pages || !req->desc) {
-		kvfree(req->pages);
-		kvfree(req->desc);
+		az_blob_req_free_arrays(req);
 		kfree(req);
 		return NULL;
 	}
@@ -358,8 +373,7 @@ static void az_blob_req_destroy(struct az_blob_req *req)
 {
 	struct az_blob_dev *dev = req->dev;
 
-	kvfree(req->desc);
-	kvfree(req->pages);
+	az_blob_req_free_arrays(req);
 	kfree(req);
 	az_blob_dev_put(dev);
 }

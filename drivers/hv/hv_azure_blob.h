@@ -71,6 +71,9 @@ struct az_blob_vsp_completion {
 	__le32 response_len;
 } __packed;
 
+/* Requests spanning at most this many pages need no extra allocation. */
+#define AZ_BLOB_INLINE_PAGES	16
+
 /* Buffers in the order their pages appear in the packet. */
 enum az_blob_buf_index {
 	AZ_BLOB_BUF_DATA,
@@ -209,13 +212,16 @@ struct az_blob_dev {
  * @bufs: the user buffers
  * @nr_pages: CPU pages of all buffers
  * @nr_hvpages: Hyper-V pages of all buffers (PFNs in the packet)
- * @pages: pinned pages of all buffers, in packet order
- * @desc: the GPA-direct descriptor
+ * @pages: pinned pages of all buffers, in packet order; @inline_pages or
+ *	allocated
+ * @desc: the GPA-direct descriptor; @inline_desc or allocated
  * @desc_size: size of @desc in bytes
  * @msg: the in-band message
  * @seq: sequence number, for debugfs
  * @pid: thread group of the submitter, for debugfs
  * @start: when the request was created
+ * @inline_pages: @pages of a small request
+ * @inline_desc: @desc of a small request
  */
 struct az_blob_req {
 	struct az_blob_dev *dev;
@@ -238,6 +244,10 @@ struct az_blob_req {
 	u64 seq;
 	pid_t pid;
 	ktime_t start;
+	struct page *inline_pages[AZ_BLOB_INLINE_PAGES];
+	u64 inline_desc[DIV_ROUND_UP(sizeof(struct vmbus_packet_mpb_array) +
+				     AZ_BLOB_INLINE_PAGES * sizeof(u64),
+				     sizeof(u64))];
 };
 
 /* Hyper-V pages spanned by @len bytes at @addr. */
