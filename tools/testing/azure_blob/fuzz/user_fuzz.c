@@ -91,6 +91,17 @@ static struct pool pool;
 
 static void pool_remap(void)
 {
+	/*
+	 * First, once: the clean requests' pages must never sit where a
+	 * "freed" pointer of an earlier round points.
+	 */
+	if (!pool.clean)
+		pool.clean = mmap(NULL, 12 * PG, PROT_READ | PROT_WRITE,
+				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (pool.clean == MAP_FAILED) {
+		perror("mmap");
+		exit(1);
+	}
 	if (pool.rw)
 		munmap(pool.rw, POOL_PAGES * PG);
 	if (pool.ro)
@@ -111,13 +122,6 @@ static void pool_remap(void)
 		exit(1);
 	}
 	munmap(pool.freed, 4 * PG);
-	if (!pool.clean)
-		pool.clean = mmap(NULL, 12 * PG, PROT_READ | PROT_WRITE,
-				  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (pool.clean == MAP_FAILED) {
-		perror("mmap");
-		exit(1);
-	}
 }
 
 enum ptr_kind {
