@@ -39,6 +39,10 @@ RESULTS="$BUILD/results"
 LOG="$KUNIT_OUT/kunit.log"
 KUNITCONFIG=drivers/hv/.kunitconfig
 export CCACHE_DIR="${CCACHE_DIR:-/var/cache/hv_azure_blob/ccache}"
+# Hash paths inside the checkout as relative ones, so that a fresh clone
+# elsewhere (CI) hits the objects an earlier checkout compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$AZ_BLOB_SRCTREE}"
+export CCACHE_NOHASHDIR=true
 export PYTHONDONTWRITEBYTECODE=1
 
 # Extract linux-source-6.12 into $KSRC once per Debian package version.
