@@ -49,10 +49,14 @@
  * 112 bytes of the ring, so this many always fit in AZ_BLOB_RING_SIZE.
  */
 #define AZ_BLOB_RQSTOR_SIZE	1024
-/* Inbound packets are completions: a descriptor and a 12-byte payload. */
-#define AZ_BLOB_MAX_PKT_SIZE	\
-	ALIGN(sizeof(struct vmpacket_descriptor) + \
-	      sizeof(struct az_blob_vsp_completion), sizeof(u64))
+/*
+ * Inbound packets are completions, a descriptor and a 12-byte payload, but
+ * the VMBus core truncates a packet longer than this and then loses its
+ * place in the ring: leave room for a host that sends longer completions.
+ */
+#define AZ_BLOB_MAX_PKT_SIZE	VMBUS_DEFAULT_MAX_PKT_SIZE
+/* Time one run of the channel callback may take before it yields. */
+#define AZ_BLOB_CALLBACK_BUDGET_MS	2
 /* Bounds on the pages one device keeps pinned for requests in flight. */
 #define AZ_BLOB_MIN_PINNED	(AZ_BLOB_MAX_PAGES * 3UL)
 #define AZ_BLOB_MAX_PINNED	(SZ_1G >> PAGE_SHIFT)
@@ -584,11 +588,23 @@ EXPORT_SYMBOL_IF_KUNIT(az_blob_handle_packet);
 
 static void az_blob_on_channel_callback(void *context)
 {
+	unsigned long time_limit = jiffies +
+		msecs_to_jiffies(AZ_BLOB_CALLBACK_BUDGET_MS);
 	struct az_blob_dev *dev = context;
+	struct vmbus_channel *chan = dev->hdev->channel;
 	const struct vmpacket_descriptor *desc;
 
-	foreach_vmbus_pkt(desc, dev->hdev->channel)
+	foreach_vmbus_pkt(desc, chan) {
+		/*
+		 * A host flooding the ring must not keep this softirq busy:
+		 * stop, and let the VMBus core call back for the rest.
+		 */
+		if (time_after(jiffies, time_limit)) {
+			hv_pkt_iter_close(chan);
+			return;
+		}
 		az_blob_handle_packet(dev, desc);
+	}
 }
 
 /*
