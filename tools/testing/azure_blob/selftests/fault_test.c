@@ -255,6 +255,12 @@ TEST_F(fault, bad_id_dup)
 	stray_packet(_metadata, self->fd, "bad_id_dup", 2900);
 }
 
+/* A host whose completions carry more than the 12 bytes of the protocol. */
+TEST_F(fault, long_completion)
+{
+	stray_packet(_metadata, self->fd, "long_completion", 3000);
+}
+
 TEST_F(fault, bad_commands_rejected)
 {
 	char reply[128];

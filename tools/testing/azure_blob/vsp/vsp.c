@@ -44,6 +44,7 @@ enum { RQ_LATENCY, RQ_BACKEND, RQ_DELAY, RQ_HELD, RQ_DONE };
 enum fault {
 	F_NONE, F_HOLD, F_DELAY, F_STATUS, F_RESP_LEN_OVER, F_SHORT_PACKET,
 	F_WRONG_TYPE, F_BAD_ID_UNKNOWN, F_BAD_ID_ZERO, F_BAD_ID_DUP, F_FUZZ,
+	F_LONG_COMPLETION,
 };
 
 static const char *const fault_names[] = {
@@ -52,6 +53,7 @@ static const char *const fault_names[] = {
 	[F_SHORT_PACKET] = "short_packet", [F_WRONG_TYPE] = "wrong_type",
 	[F_BAD_ID_UNKNOWN] = "bad_id_unknown", [F_BAD_ID_ZERO] = "bad_id_zero",
 	[F_BAD_ID_DUP] = "bad_id_dup", [F_FUZZ] = "fuzz",
+	[F_LONG_COMPLETION] = "long_completion",
 };
 
 struct ring {
@@ -686,6 +688,7 @@ static void send_completion(struct vsp_request *req)
 		.response_len = req->response_len,
 	};
 	uint32_t short_payload = sizeof(c);
+	uint8_t long_payload[24] = { 0 };
 	struct pkt_spec ps[GROUP_MAX];
 	uint32_t n = 0;
 
@@ -712,8 +715,20 @@ static void send_completion(struct vsp_request *req)
 	default:
 		break;
 	}
-	ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, &c,
-				     sizeof(c) };
+	/*
+	 * long_completion: the completion carries 24 payload bytes, the 12
+	 * of the protocol and zeros, as a host with a longer completion
+	 * format would send.
+	 */
+	if (s->fault == F_LONG_COMPLETION) {
+		memcpy(long_payload, &c, sizeof(c));
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id,
+					     long_payload,
+					     sizeof(long_payload) };
+	} else {
+		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, &c,
+					     sizeof(c) };
+	}
 	/*
 	 * The duplicate goes out with the original, in one ring update:
 	 * sent later it could hit the id reused by the next request, which
