@@ -48,7 +48,7 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test kunit e2e demo bench fuzz soak:
+vm-test kunit e2e demo bench vm-test-debug fuzz soak:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \

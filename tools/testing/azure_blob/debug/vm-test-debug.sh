@@ -1,0 +1,200 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Run the rig's VM suites on the debug kernel (KASAN, lockdep,
+# DEBUG_ATOMIC_SLEEP, debug objects, kmemleak) and fail on any report of
+# the kernel's debug facilities.
+#
+#   vm-test-debug.sh --build DIR [--timeout S]
+#
+# Expects the debug kernel (DIR/debug/obj/arch/x86/boot/bzImage), the
+# modules built against it (DIR/debug/modules), the VSP (DIR/rig/vsp) and
+# the selftests (DIR/selftests). Assembles the payload in DIR/debug/payload
+# (debug/run plus one directory per suite), boots the guest with 1 GiB,
+# streams the console to stdout and to DIR/results/vm-test-debug.log, then
+# scans the whole log for reports (debug/allow-list holds the accepted
+# ones, each with its reason). Writes DIR/results/vm-test-debug.counts
+# ("PASSED FAILED SKIPPED": the selftests plus one check "no debug
+# reports") and the reports with their context to
+# DIR/results/vm-test-debug.reports.
+#
+# Copyright (c) 2026 The hv_azure_blob authors
+
+set -u -o pipefail
+
+here=$(cd "$(dirname "$0")" && pwd)
+rig=$(cd "$here/.." && pwd)
+build=""
+timeout=3600
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--build)	build=$2; shift 2 ;;
+	--timeout)	timeout=$2; shift 2 ;;
+	*)		echo "usage: $0 --build DIR [--timeout S]" >&2; exit 2 ;;
+	esac
+done
+[ -n "$build" ] || { echo "$0: --build DIR is required" >&2; exit 2; }
+
+kernel=$build/debug/obj/arch/x86/boot/bzImage
+modules=$build/debug/modules
+payload=$build/debug/payload
+results=$build/results
+log=$results/vm-test-debug.log
+counts=$results/vm-test-debug.counts
+reports=$results/vm-test-debug.reports
+allow=$here/allow-list
+
+# What the kernel prints when one of its checkers fires.
+report_re='BUG:|KASAN|WARNING:|possible circular locking|possible recursive locking'
+report_re+='|inconsistent lock state|sleeping function called from invalid context'
+report_re+='|unreferenced object|Oops|general protection|list_add corruption'
+report_re+='|list_del corruption|ODEBUG|suspicious RCU usage|Kernel panic'
+report_re+='|kernel BUG|INFO: task .* blocked'
+
+mkdir -p "$results"
+exec 9> "$build/debug/.vm-test.lock"
+if ! flock -n 9; then
+	echo "vm-test-debug: another run is using $build/debug; waiting"
+	flock 9
+fi
+rm -f "$counts" "$log" "$reports"
+
+for f in "$kernel" "$modules/vmbus_emu.ko" "$modules/hv_azure_blob.ko" \
+	 "$build/rig/vsp"; do
+	[ -e "$f" ] || { echo "vm-test-debug: missing $f" >&2; exit 1; }
+done
+
+# The payload: debug/run and the suites it runs, in order.
+rm -rf "$payload"
+mkdir -p "$payload"
+install -m 0755 "$here/run" "$payload/run"
+"$rig/selftests/payload.sh" --build "$build" --out "$payload/selftests" ||
+	exit 1
+echo selftests > "$payload/suites.list"
+
+# The fuzzers (fuzz/, make fuzz-bin) when they are built: the same guest
+# side as make fuzz, with sizes for a kernel that runs several times
+# slower. The seeds are printed so a run can be repeated.
+if [ -x "$rig/fuzz/run" ] && [ -x "$build/fuzz/user_fuzz" ] &&
+   [ -x "$build/fuzz/host_fuzz" ]; then
+	seed=${FUZZ_SEED:-$(( $(date +%s%N) % 4294967296 ))}
+	host_seed=${FUZZ_HOST_SEED:-$(( (seed * 2654435761) % 4294967296 ))}
+	mkdir -p "$payload/fuzz"
+	install -m 0755 "$rig/fuzz/run" "$build/fuzz/user_fuzz" \
+		"$build/fuzz/host_fuzz" "$payload/fuzz/" || exit 1
+	cat > "$payload/fuzz/fuzz.env" <<EOT
+FUZZ_PROGS="user_fuzz host_fuzz"
+USER_SEED=$seed
+USER_ITERATIONS=${DEBUG_FUZZ_ITERATIONS:-20000}
+HOST_SEED=$host_seed
+HOST_SECONDS=${DEBUG_FUZZ_HOST_SECONDS:-30}
+FUZZ_TIMEOUT=900
+EOT
+	echo fuzz >> "$payload/suites.list"
+	echo "vm-test-debug: fuzz user seed $seed, host seed $host_seed;" \
+		"repeat with FUZZ_SEED=$seed FUZZ_HOST_SEED=$host_seed"
+else
+	echo "vm-test-debug: fuzzers not built, running the selftests only"
+fi
+
+vm_pid=""
+trap '[ -n "$vm_pid" ] && rm -f /dev/shm/azblob-vm-ram."$vm_pid".*' EXIT
+
+start=$(date +%s.%N)
+echo "vm-test-debug: booting the debug kernel (timeout ${timeout}s)"
+"$rig/vm/run-vm.sh" --kernel "$kernel" --modules "$modules" \
+	--payload "$payload" --timeout "$timeout" --mem 1G \
+	--vsp "$build/rig/vsp" --vsp-log "$results/vm-test-debug-vsp.log" \
+	> >(tee "$log") 2>&1 &
+vm_pid=$!
+wait "$vm_pid"
+vm_rc=$?
+sleep 1	# let the console reader drain
+end=$(date +%s.%N)
+
+# strip_log - the console without carriage returns, the guest's line
+# prefixes and the kernel's time stamps, so that a report logged three
+# times (live, in the selftests' dmesg, in the final dmesg) reads the same
+strip_log() {
+	tr -d '\r' < "$log" | sed -E \
+		-e 's/^# (kmsg|dmesg|dmesg-final|kmemleak-[a-z-]+): //' \
+		-e 's/^<[0-9]+>//' -e 's/^\[ *[0-9]+\.[0-9]+\] //'
+}
+
+# The allow-list: one extended regular expression per line, comments and
+# blank lines ignored.
+allow_re=$(sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$allow" |
+	paste -s -d '|')
+
+found=$(strip_log | grep -a -E "$report_re" |
+	{ if [ -n "$allow_re" ]; then grep -a -v -E "$allow_re"; else cat; fi; } |
+	awk '!seen[$0]++')
+allowed=$(strip_log | grep -a -E "$report_re" |
+	{ if [ -n "$allow_re" ]; then grep -a -E "$allow_re"; else true; fi; } |
+	awk '!seen[$0]++')
+
+# The context of every report: the final kernel log when the guest got
+# that far (complete, in order), else the whole console; the kmemleak
+# lists always (they are not in the kernel log).
+if [ -n "$found" ]; then
+	{
+		if grep -aq '^# dmesg-final: ' "$log"; then
+			tr -d '\r' < "$log" | sed -n 's/^# dmesg-final: //p'
+		else
+			tr -d '\r' < "$log"
+		fi | grep -a -E -B 2 -A 60 "$report_re"
+		echo "----"
+		tr -d '\r' < "$log" | grep -a '^# kmemleak-' |
+			grep -a -v ': *$' || true
+	} > "$reports"
+fi
+
+# The checks of the debug run itself.
+problems=()
+[ -z "$found" ] || problems+=("$(wc -l <<<"$found") distinct report lines")
+for m in kmemleak-boot kmemleak-after-suites "rmmod hv_azure_blob" \
+	 "rmmod vmbus_emu" kmemleak-after-rmmod; do
+	tr -d '\r' < "$log" | grep -aq "^AZBLOB-DEBUG $m rc=0" ||
+		problems+=("no successful '$m'")
+done
+tr -d '\r' < "$log" | grep -aq '^AZBLOB-DEBUG end ' ||
+	problems+=("the guest did not finish")
+
+read -r passed failed skipped < <(awk -f "$rig/selftests/tap-count.awk" "$log")
+if [ ${#problems[@]} -eq 0 ]; then
+	passed=$((passed + 1))
+else
+	failed=$((failed + 1))
+fi
+echo "$passed $failed $skipped" > "$counts"
+
+echo
+echo "vm-test-debug: run-vm.sh exit code $vm_rc"
+tr -d '\r' < "$log" | sed -n 's/^AZBLOB-DEBUG \(suite .*\)/vm-test-debug: \1/p'
+awk -v a="$start" -v b="$end" 'BEGIN {
+	printf "vm-test-debug: total %.1f s (boot, suites, kmemleak, unload)\n",
+		b - a }'
+grep -a -E '^not ok ' "$log" | tr -d '\r' | sed 's/^/vm-test-debug: FAILED: /'
+if [ -n "$allowed" ]; then
+	echo "vm-test-debug: allowed by $(basename "$allow"):"
+	sed 's/^/vm-test-debug:   /' <<<"$allowed"
+fi
+if [ ${#problems[@]} -eq 0 ]; then
+	echo "vm-test-debug: no debug reports"
+else
+	for p in "${problems[@]}"; do
+		echo "vm-test-debug: DEBUG CHECK FAILED: $p"
+	done
+	if [ -n "$found" ]; then
+		sed 's/^/vm-test-debug: REPORT: /' <<<"$found" | head -n 40
+		echo "vm-test-debug: the reports with context: $reports"
+	fi
+fi
+echo "vm-test-debug: $passed passed, $failed failed, $skipped skipped" \
+	"(counts in $counts)"
+
+[ "$vm_rc" -eq 0 ] || exit 1
+[ "$failed" -eq 0 ] || exit 1
+[ "$passed" -gt 1 ] || { echo "vm-test-debug: no test passed" >&2; exit 1; }
+exit 0
