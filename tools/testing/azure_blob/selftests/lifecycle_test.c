@@ -276,4 +276,81 @@ TEST_F_TIMEOUT(life, two_devices, AZB_LONG_TIMEOUT)
 	EXPECT_EQ(0, io_check(self->fd, 3306));
 }
 
+#define AZB_PM_CTL	"/sys/kernel/debug/vmbus_emu/pm"
+
+/* Ask the emulated VMBus to suspend or resume slot 0's driver. */
+static int pm(const char *op)
+{
+	char cmd[32];
+	int fd, len, ret = 0;
+
+	fd = open(AZB_PM_CTL, O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	len = snprintf(cmd, sizeof(cmd), "%s 0\n", op);
+	if (write(fd, cmd, len) != len)
+		ret = -errno;
+	close(fd);
+	return ret;
+}
+
+/*
+ * Suspend closes the channel and resume reopens it (what the VMBus core
+ * does around hibernation). A request made while the device is suspended
+ * waits for the resume; one the host holds when the suspend comes is given
+ * a bounded time, then fails with EIO once the channel is closed; the
+ * device works again after the resume and no page stays pinned.
+ */
+TEST_F_TIMEOUT(life, suspend_resume, AZB_LONG_TIMEOUT)
+{
+	long base = azb_pins_outstanding(), start;
+	int status;
+	pid_t pid;
+
+	if (access(AZB_PM_CTL, W_OK))
+		SKIP(return, "%s absent: no emulated VMBus", AZB_PM_CTL);
+	ASSERT_NE(LONG_MIN, base);
+	ASSERT_EQ(0, io_check(self->fd, 3400));
+
+	/* A request during suspension waits for the resume. */
+	ASSERT_EQ(0, pm("suspend"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		status = io_check(self->fd, 3401);
+		_exit(status < 0 ? 200 : status);
+	}
+	EXPECT_EQ(-1, wait_child(pid, &status, 1000))
+		TH_LOG("a request completed while the device was suspended");
+	ASSERT_EQ(0, pm("resume"));
+	ASSERT_LE(0, wait_child(pid, &status, 5000))
+		TH_LOG("the waiting request did not finish after resume");
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, io_check(self->fd, 3402));
+
+	/* A request the host holds fails with EIO when the channel closes. */
+	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 hold"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		status = io_check(self->fd, 3403);
+		_exit(status < 0 ? 200 : status);
+	}
+	ASSERT_EQ(0, azb_wait_held(0, 1, 5000));
+	start = azb_now_ms();
+	ASSERT_EQ(0, pm("suspend"));
+	/* The driver gave the host its drain time before closing. */
+	EXPECT_LE(9000, azb_now_ms() - start);
+	ASSERT_LE(0, wait_child(pid, &status, 5000));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(EIO, WEXITSTATUS(status));
+	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 none"));
+	ASSERT_EQ(0, pm("resume"));
+	EXPECT_EQ(0, io_check(self->fd, 3404));
+	EXPECT_EQ(0, azb_wait_pins(base, 5000))
+		TH_LOG("outstanding pins %ld, before %ld",
+		       azb_pins_outstanding(), base);
+}
+
 TEST_HARNESS_MAIN

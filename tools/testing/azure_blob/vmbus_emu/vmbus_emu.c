@@ -1253,6 +1253,92 @@ static const struct file_operations emu_host_fops = {
 	.llseek	= default_llseek,
 };
 
+/*
+ * Power management on request: "suspend <slot>" or "resume <slot>" written
+ * to the debugfs file "pm" calls the bound driver's suspend or resume
+ * callback, as the VMBus core does around hibernation (which the rig's
+ * guest cannot do). It runs on the ordered device workqueue, so it never
+ * races an offer or a rescind of the same slot.
+ */
+struct emu_pm_work {
+	struct work_struct work;
+	struct completion done;
+	struct vmbus_emu *e;
+	unsigned int slot;
+	bool suspend;
+	int ret;
+};
+
+static void emu_pm_fn(struct work_struct *work)
+{
+	struct emu_pm_work *w = container_of(work, struct emu_pm_work, work);
+	struct hv_device *hdev = w->e->slots[w->slot].hdev;
+	struct hv_driver *drv;
+
+	w->ret = -ENODEV;
+	if (!hdev)
+		goto out;
+	device_lock(&hdev->device);
+	if (hdev->device.driver) {
+		drv = drv_to_hv_drv(hdev->device.driver);
+		if (w->suspend)
+			w->ret = drv->suspend ? drv->suspend(hdev) : -EOPNOTSUPP;
+		else
+			w->ret = drv->resume ? drv->resume(hdev) : -EOPNOTSUPP;
+	}
+	device_unlock(&hdev->device);
+out:
+	complete(&w->done);
+}
+
+static ssize_t emu_pm_write(struct file *file, const char __user *ubuf,
+			    size_t count, loff_t *ppos)
+{
+	struct emu_pm_work w = { };
+	char text[32], op[16];
+	struct vmbus_emu *e;
+
+	if (count == 0 || count >= sizeof(text))
+		return -EINVAL;
+	if (copy_from_user(text, ubuf, count))
+		return -EFAULT;
+	text[count] = '\0';
+	if (sscanf(text, "%15s %u", op, &w.slot) != 2 ||
+	    w.slot >= VMBUS_EMU_MAX_SLOTS)
+		return -EINVAL;
+	if (!strcmp(op, "suspend"))
+		w.suspend = true;
+	else if (strcmp(op, "resume"))
+		return -EINVAL;
+
+	mutex_lock(&emu_lock);
+	e = emu;
+	if (!e || !e->attached) {
+		mutex_unlock(&emu_lock);
+		return -EIO;
+	}
+	w.e = e;
+	INIT_WORK_ONSTACK(&w.work, emu_pm_fn);
+	init_completion(&w.done);
+	queue_work(e->dev_wq, &w.work);
+	/*
+	 * Not under emu_lock: the driver's callbacks open and close the
+	 * channel, which takes it. Removal of the PCI device drains dev_wq
+	 * before it frees anything, so the work runs on a live device.
+	 */
+	mutex_unlock(&emu_lock);
+	wait_for_completion(&w.done);
+	destroy_work_on_stack(&w.work);
+	return w.ret ? w.ret : count;
+}
+
+static const struct file_operations emu_pm_fops = {
+	.owner	= THIS_MODULE,
+	.open	= simple_open,
+	.write	= emu_pm_write,
+	.llseek	= noop_llseek,
+};
+
 /* ---------------------------------------------------------------------- */
 /* The ivshmem PCI device */
 
@@ -1470,6 +1556,7 @@ static int __init vmbus_emu_init(void)
 		return ret;
 	emu_debugfs = debugfs_create_dir("vmbus_emu", NULL);
 	debugfs_create_file("host", 0600, emu_debugfs, NULL, &emu_host_fops);
+	debugfs_create_file("pm", 0200, emu_debugfs, NULL, &emu_pm_fops);
 	ret = pci_register_driver(&emu_pci_driver);
 	if (ret) {
 		debugfs_remove_recursive(emu_debugfs);
