@@ -35,7 +35,7 @@ done
 
 seed=${FUZZ_SEED:-$(( $(date +%s%N) % 4294967296 ))}
 iterations=${FUZZ_ITERATIONS:-200000}
-host_seed=${FUZZ_HOST_SEED:-$(( (seed * 2654435761) % 4294967296 ))}
+host_seed=${FUZZ_HOST_SEED:-$(( (seed * 2654435761) & 4294967295 ))}
 host_seconds=${FUZZ_HOST_SECONDS:-40}
 
 payload=$build/fuzz/payload
