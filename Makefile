@@ -26,11 +26,12 @@ STATIC  := tools/testing/azure_blob/static
 RIG     := tools/testing/azure_blob
 RESULTS := build/results
 
-# The suites "make test" runs, in order, after check-static.
-TEST_SUITES := vm-test kunit e2e
+# The suites "make test" runs, in order, after check-static. (soak, bench
+# and vm-test-debug take too long for every run; see README.md.)
+TEST_SUITES := vm-test kunit e2e client fuzz
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
-	summary print-suites clean help
+	summary print-suites clean help client vm-test-debug fuzz soak
 
 all: modules
 
@@ -54,6 +55,12 @@ vm-test kunit e2e demo bench vm-test-debug fuzz soak:
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \
 		  exit 1; }
 	$(MAKE) -C $(RIG) $@
+
+# The client library's own suite: unit tests and its http transport
+# against Azurite on the host.
+client:
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
+	$(MAKE) -C tools/azure_blob test
 
 test:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts
