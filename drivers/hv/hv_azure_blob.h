@@ -73,6 +73,10 @@ struct az_blob_vsp_completion {
 
 /* Requests spanning at most this many pages need no extra allocation. */
 #define AZ_BLOB_INLINE_PAGES	16
+/* The descriptor of such a request, in u64 words. */
+#define AZ_BLOB_INLINE_DESC_WORDS \
+	DIV_ROUND_UP(sizeof(struct vmbus_packet_mpb_array) + \
+		     AZ_BLOB_INLINE_PAGES * sizeof(u64), sizeof(u64))
 
 /* Buffers in the order their pages appear in the packet. */
 enum az_blob_buf_index {
@@ -245,9 +249,7 @@ struct az_blob_req {
 	pid_t pid;
 	ktime_t start;
 	struct page *inline_pages[AZ_BLOB_INLINE_PAGES];
-	u64 inline_desc[DIV_ROUND_UP(sizeof(struct vmbus_packet_mpb_array) +
-				     AZ_BLOB_INLINE_PAGES * sizeof(u64),
-				     sizeof(u64))];
+	u64 inline_desc[AZ_BLOB_INLINE_DESC_WORDS];
 };
 
 /* Hyper-V pages spanned by @len bytes at @addr. */
