@@ -82,6 +82,11 @@ def ratios(rows):
             f'{lat} us', ratio(q32 and q32['ops_per_s'], ideal),
             0.9 if lat == 1000 else 0.0, '>=',
             'ideal = depth / host latency')
+        q1 = find(rows, lbl, 'uring', depth=1)
+        add(f'io_uring Q=32 ops/s / (32 x io_uring Q=1 ops/s) at {lat} us',
+            ratio(q32 and q32['ops_per_s'], q1 and 32 * q1['ops_per_s']),
+            0.0, '>=', 'scaling with depth against the measured depth-1 '
+            'round trip, which includes the rig\'s own per-request cost')
         t32 = find(rows, lbl, 'sync', threads=32)
         add(f'io_uring Q=32 (1 thread) / sync T=32 (32 threads) ops/s at '
             f'{lat} us', ratio(q32 and q32['ops_per_s'],
