@@ -48,6 +48,55 @@ status=0
 	--timeout 1500 --vsp-log "$OUT/vsp.log" | tee "$console" || status=$?
 
 sed -n 's/^.*BENCH //p' "$console" | tr -d '\r' > "$OUT/results.jsonl"
+
+# For reference: the client's http transport on the host against Azurite,
+# 64 MiB up and down (8 MiB chunks, 4 in flight). Not comparable with the
+# rows above (those never reach a Blob service); it shows what the plain
+# HTTP path of the same client costs on this machine.
+http_reference() {
+	local work=$OUT/http-ref port key endpoint t0 t1 op
+	local azblob=$BUILD/azure_blob/azblob
+
+	[ -x "$azblob" ] || return 0
+	rm -rf "$work" && mkdir -p "$work"
+	port=$("$RIG_DIR/e2e/azurite.sh" start "$work") || return 1
+	# shellcheck disable=SC2064
+	trap "'$RIG_DIR/e2e/azurite.sh' stop '$work'" RETURN
+	key=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==
+	endpoint=http://127.0.0.1:$port/devstoreaccount1
+	export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$key;BlobEndpoint=$endpoint"
+	head -c $((64 << 20)) /dev/urandom > "$work/blob"
+	"$azblob" --transport http mb bench >/dev/null || return 1
+	for op in put get; do
+		if [ $op = put ]; then
+			set -- put "$work/blob" bench/blob
+		else
+			set -- get bench/blob "$work/back"
+		fi
+		t0=$(date +%s.%N)
+		/usr/bin/time -f '%M %U %S' -o "$work/time" "$azblob" \
+			--transport http --no-progress --chunk-size 8M \
+			--parallel 4 "$@" || return 1
+		t1=$(date +%s.%N)
+		read -r rss usr sys < "$work/time"
+		awk -v op=$op -v t0="$t0" -v t1="$t1" -v rss="$rss" \
+		    -v usr="$usr" -v sys="$sys" 'BEGIN {
+			s = t1 - t0; g = 64 / 1024; cpu = usr + sys;
+			printf "{\"label\":\"http reference\",\"mode\":\"http\","
+			printf "\"size\":67108864,\"threads\":1,\"depth\":4,"
+			printf "\"upload\":%s,\"ops\":1,\"errors\":0,", op == "put" ? "true" : "false"
+			printf "\"first_errno\":0,\"secs\":%.4f,\"ops_per_s\":%.3f,", s, 1 / s
+			printf "\"gib_per_s\":%.5f,\"guest_cpu_s\":%.3f,", g / s, cpu
+			printf "\"proc_cpu_s\":%.3f,\"cpu_us_per_op\":%.1f,", cpu, cpu * 1e6
+			printf "\"cpu_s_per_gib\":%.4f,\"maxrss_kib\":%d}\n", cpu / g, rss
+		}' >> "$OUT/results.jsonl"
+	done
+	cmp -s "$work/blob" "$work/back" || { echo "bench: http round trip differs" >&2; return 1; }
+	rm -f "$work/blob" "$work/back"
+}
+if [ "${BENCH_HTTP:-1}" = 1 ]; then
+	http_reference || { echo "bench: http reference failed" >&2; status=1; }
+fi
 if [ ! -s "$OUT/results.jsonl" ]; then
 	echo "bench: no measurements (VM exit $status); see $console" >&2
 	exit 1
