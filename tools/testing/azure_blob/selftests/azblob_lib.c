@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -458,4 +459,20 @@ void azb_sleep_ms(long ms)
 
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
+}
+
+long azb_wait_child(pid_t pid, int *status, long ms)
+{
+	long start = azb_now_ms();
+
+	while (azb_now_ms() - start < ms) {
+		pid_t ret = waitpid(pid, status, WNOHANG);
+
+		if (ret == pid)
+			return azb_now_ms() - start;
+		if (ret < 0)
+			return -1;
+		azb_sleep_ms(5);
+	}
+	return -1;
 }

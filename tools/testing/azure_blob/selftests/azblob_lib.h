@@ -104,6 +104,8 @@ void azb_guard_arm(unsigned int sec);
 void azb_guard_disarm(void);
 
 long azb_now_ms(void);
+/* Wait up to @ms for child @pid to exit; the time it took, or -1. */
+long azb_wait_child(pid_t pid, int *status, long ms);
 void azb_sleep_ms(long ms);
 
 #endif /* _AZBLOB_LIB_H */

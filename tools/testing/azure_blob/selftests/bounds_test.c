@@ -109,22 +109,6 @@ static int small_init(struct small *s, uint32_t tag)
 	return 0;
 }
 
-static long wait_child(pid_t pid, int *status, long ms)
-{
-	long start = azb_now_ms();
-
-	while (azb_now_ms() - start < ms) {
-		pid_t ret = waitpid(pid, status, WNOHANG);
-
-		if (ret == pid)
-			return azb_now_ms() - start;
-		if (ret < 0)
-			return -1;
-		azb_sleep_ms(5);
-	}
-	return -1;
-}
-
 /*
  * Fork a process that issues one small request, either with the ioctl or
  * with io_uring (then it waits for the completion); return its pid.
@@ -180,7 +164,7 @@ static void check_blocked_killable(struct __test_metadata *_metadata, int fd,
 	EXPECT_EQ(pins, azb_pins_outstanding());
 
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	took = wait_child(pid, &status, 2000);
+	took = azb_wait_child(pid, &status, 2000);
 	EXPECT_LE(0, took) TH_LOG("waiting %s caller not killable",
 				  uring ? "io_uring" : "sync");
 	if (took < 0) {

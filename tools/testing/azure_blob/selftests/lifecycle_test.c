@@ -57,22 +57,6 @@ static int io_check(int fd, uint32_t tag)
 	return ret;
 }
 
-static long wait_child(pid_t pid, int *status, long ms)
-{
-	long start = azb_now_ms();
-
-	while (azb_now_ms() - start < ms) {
-		pid_t ret = waitpid(pid, status, WNOHANG);
-
-		if (ret == pid)
-			return azb_now_ms() - start;
-		if (ret < 0)
-			return -1;
-		azb_sleep_ms(5);
-	}
-	return -1;
-}
-
 TEST_F_TIMEOUT(life, rescind_with_pending_requests, AZB_LONG_TIMEOUT)
 {
 	long base = azb_pins_outstanding();
@@ -98,7 +82,7 @@ TEST_F_TIMEOUT(life, rescind_with_pending_requests, AZB_LONG_TIMEOUT)
 
 	ASSERT_EQ(0, azb_host(NULL, 0, "rescind 0"));
 	for (i = 0; i < 2; i++) {
-		ASSERT_LE(0, wait_child(pid[i], &status, 5000))
+		ASSERT_LE(0, azb_wait_child(pid[i], &status, 5000))
 			TH_LOG("request %d still blocked after rescind", i);
 		ASSERT_TRUE(WIFEXITED(status));
 		EXPECT_EQ(ENODEV, WEXITSTATUS(status))
@@ -320,10 +304,10 @@ TEST_F_TIMEOUT(life, suspend_resume, AZB_LONG_TIMEOUT)
 		status = io_check(self->fd, 3401);
 		_exit(status < 0 ? 200 : status);
 	}
-	EXPECT_EQ(-1, wait_child(pid, &status, 1000))
+	EXPECT_EQ(-1, azb_wait_child(pid, &status, 1000))
 		TH_LOG("a request completed while the device was suspended");
 	ASSERT_EQ(0, pm("resume"));
-	ASSERT_LE(0, wait_child(pid, &status, 5000))
+	ASSERT_LE(0, azb_wait_child(pid, &status, 5000))
 		TH_LOG("the waiting request did not finish after resume");
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(0, WEXITSTATUS(status));
@@ -342,7 +326,7 @@ TEST_F_TIMEOUT(life, suspend_resume, AZB_LONG_TIMEOUT)
 	ASSERT_EQ(0, pm("suspend"));
 	/* The driver gave the host its drain time before closing. */
 	EXPECT_LE(9000, azb_now_ms() - start);
-	ASSERT_LE(0, wait_child(pid, &status, 5000));
+	ASSERT_LE(0, azb_wait_child(pid, &status, 5000));
 	ASSERT_TRUE(WIFEXITED(status));
 	EXPECT_EQ(EIO, WEXITSTATUS(status));
 	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 none"));

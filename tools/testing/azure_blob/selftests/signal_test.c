@@ -45,23 +45,6 @@ static int held_req_init(struct held_req *h, uint32_t tag)
 	return 0;
 }
 
-/* Wait up to @ms for @pid; returns the time taken or -1. */
-static long wait_child(pid_t pid, int *status, long ms)
-{
-	long start = azb_now_ms();
-
-	while (azb_now_ms() - start < ms) {
-		pid_t ret = waitpid(pid, status, WNOHANG);
-
-		if (ret == pid)
-			return azb_now_ms() - start;
-		if (ret < 0)
-			return -1;
-		azb_sleep_ms(5);
-	}
-	return -1;
-}
-
 static bool pending_has(const char *word)
 {
 	char buf[4096];
@@ -98,7 +81,7 @@ TEST_F(sig, sigkill_while_held)
 	ASSERT_EQ(0, waitpid(pid, &status, WNOHANG));
 
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	took = wait_child(pid, &status, 2000);
+	took = azb_wait_child(pid, &status, 2000);
 	ASSERT_LE(0, took) {
 		TH_LOG("killed process did not exit within 2 s");
 		azb_host(NULL, 0, "release 0");
@@ -180,7 +163,7 @@ TEST_F(sig, sigkill_multithreaded_process)
 	}
 	EXPECT_LE(base + 4 * REQ_PAGES, azb_pins_outstanding());
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	took = wait_child(pid, &status, 2000);
+	took = azb_wait_child(pid, &status, 2000);
 	ASSERT_LE(0, took) {
 		azb_host(NULL, 0, "release 0");
 		waitpid(pid, &status, 0);

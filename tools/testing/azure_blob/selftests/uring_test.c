@@ -484,22 +484,6 @@ static int submit_held(struct io_uring *ring, int fd, struct io *ios,
 	return azb_ring_submit(ring) == HELD ? 0 : -1;
 }
 
-static long wait_child(pid_t pid, int *status, long ms)
-{
-	long start = azb_now_ms();
-
-	while (azb_now_ms() - start < ms) {
-		pid_t ret = waitpid(pid, status, WNOHANG);
-
-		if (ret == pid)
-			return azb_now_ms() - start;
-		if (ret < 0)
-			return -1;
-		azb_sleep_ms(5);
-	}
-	return -1;
-}
-
 /* The device still works for a fresh ring. */
 static int uring_works(int fd)
 {
@@ -555,7 +539,7 @@ TEST_F_TIMEOUT(uring1, task_exit_ring_kept, AZB_LONG_TIMEOUT)
 	}
 	EXPECT_LE(base + HELD_PAGES, azb_pins_outstanding());
 	ASSERT_EQ(0, kill(pid, SIGKILL));
-	took = wait_child(pid, &status, 3000);
+	took = azb_wait_child(pid, &status, 3000);
 	ASSERT_LE(0, took) TH_LOG("child did not exit within 3 s");
 	ASSERT_TRUE(WIFSIGNALED(status));
 	TH_LOG("task with %d held commands exited after %ld ms", HELD, took);
@@ -705,7 +689,7 @@ TEST_F_TIMEOUT(uring1, process_exit_while_held, AZB_LONG_TIMEOUT)
 		ASSERT_EQ(0, azb_wait_held(0, HELD, 5000));
 		if (sig)
 			kill(pid, SIGKILL);
-		took = wait_child(pid, &status, 3000);
+		took = azb_wait_child(pid, &status, 3000);
 		ASSERT_LE(0, took) {
 			azb_host(NULL, 0, "release 0");
 			waitpid(pid, &status, 0);
