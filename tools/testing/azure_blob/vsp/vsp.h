@@ -41,7 +41,7 @@ struct ring_hdr {
 	uint32_t feature_bits;
 } __attribute__((packed));
 
-/* The Azure Blob in-band request message (protocol.md), 56 bytes */
+/* The Azure Blob in-band request message of the wire protocol, 56 bytes */
 struct az_blob_msg {
 	uint32_t version;
 	uint32_t timeout_ms;
