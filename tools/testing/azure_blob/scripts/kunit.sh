@@ -45,33 +45,6 @@ export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$AZ_BLOB_SRCTREE}"
 export CCACHE_NOHASHDIR=true
 export PYTHONDONTWRITEBYTECODE=1
 
-# Extract linux-source-6.12 into $KSRC once per Debian package version.
-ensure_kunit_tree() {
-	local tarball=/usr/src/linux-source-6.12.tar.xz ver tmp
-
-	ver=$(dpkg-query -W -f='${Version}' linux-source-6.12)
-	if [ -d "$KSRC/.git" ] &&
-	   git_k rev-parse -q --verify pristine >/dev/null &&
-	   [ "$(cat "$KSRC/.az-blob-version" 2>/dev/null)" = "$ver" ]; then
-		return 0
-	fi
-	log "extracting linux-source-6.12 $ver into $KSRC (once)"
-	rm -rf "$KSRC" "$KOBJ"
-	tmp="$KUNIT_OUT/linux.tmp"
-	rm -rf "$tmp" && mkdir -p "$tmp"
-	tar -C "$tmp" -xf "$tarball" || die "cannot extract $tarball"
-	mv "$tmp"/linux-source-6.12 "$KSRC" && rmdir "$tmp"
-	git_k init -q
-	git_k config user.name "hv_azure_blob build"
-	git_k config user.email "build@localhost"
-	git_k config gc.auto 0
-	printf '%s\n' /.az-blob-version > "$KSRC/.git/info/exclude"
-	git_k add -A -f
-	git_k commit -q -m "Linux 6.12 (Debian linux-source-6.12 $ver)"
-	git_k tag pristine
-	echo "$ver" > "$KSRC/.az-blob-version"
-}
-
 main() {
 	local commits n start rc summary counts
 
@@ -83,7 +56,7 @@ main() {
 	exec 9>"$KUNIT_OUT/.lock"
 	flock -n 9 || { log "waiting for another KUnit run to finish"; flock 9; }
 
-	ensure_kunit_tree
+	ensure_tree "$KOBJ"
 	commits=$(available_commits)
 	for n in $(commit_numbers); do
 		grep -qx "$n" <<<"$commits" ||

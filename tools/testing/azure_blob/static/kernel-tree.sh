@@ -13,6 +13,9 @@ KSRC="$BUILD/linux-6.12"
 
 git_k() { git -C "$KSRC" -c core.quotepath=off "$@"; }
 
+# ensure_tree [STALE...] - extract linux-source-6.12 into $KSRC once per
+# Debian package version. STALE are object directories built from an older
+# tree, dropped with it (default: the static checks' $BUILD/kobj-*).
 ensure_tree() {
 	local tarball=/usr/src/linux-source-6.12.tar.xz ver tmp
 
@@ -23,8 +26,13 @@ ensure_tree() {
 		return 0
 	fi
 	log "extracting linux-source-6.12 $ver into $KSRC (once)"
-	rm -rf "$KSRC" "$BUILD"/kobj-*
-	tmp="$BUILD/linux-6.12.tmp"
+	rm -rf "$KSRC"
+	if [ $# -gt 0 ]; then
+		rm -rf "$@"
+	else
+		rm -rf "$BUILD"/kobj-*
+	fi
+	tmp="$KSRC.tmp"
 	rm -rf "$tmp" && mkdir -p "$tmp"
 	tar -C "$tmp" -xf "$tarball" || die "cannot extract $tarball"
 	mv "$tmp"/linux-source-6.12 "$KSRC" && rmdir "$tmp"
