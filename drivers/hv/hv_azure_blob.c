@@ -592,7 +592,25 @@ static void az_blob_on_channel_callback(void *context)
 		msecs_to_jiffies(AZ_BLOB_CALLBACK_BUDGET_MS);
 	struct az_blob_dev *dev = context;
 	struct vmbus_channel *chan = dev->hdev->channel;
+	struct hv_ring_buffer_info *rbi = &chan->inbound;
 	const struct vmpacket_descriptor *desc;
+	u32 write_index;
+
+	/*
+	 * A write index past the end of the ring is a broken host. The VMBus
+	 * core would read whatever lies at our read index as packets, and a
+	 * stale completion there can name an id now reused by a request the
+	 * host still owns: completing that would unpin pages the host may
+	 * still write. Read nothing until the host puts the index back or
+	 * the channel goes away.
+	 */
+	write_index = READ_ONCE(rbi->ring_buffer->write_index);
+	if (unlikely(write_index >= rbi->ring_datasize)) {
+		dev_err_ratelimited(&dev->hdev->device,
+				    "host's inbound write index %u is past the ring (%u bytes), not reading\n",
+				    write_index, rbi->ring_datasize);
+		return;
+	}
 
 	foreach_vmbus_pkt(desc, chan) {
 		/*
