@@ -7,7 +7,11 @@
  * re-offers the device (rescind storms). A request the host's lies leave
  * without a completion ends with the next rescind. Afterwards the fault is
  * cleared, the device offered again, and it must work byte-exact with the
- * pin counters matching. Prints TAP.
+ * pin counters matching. Then the host pushes ring indices out of range
+ * (the VSP's `ring` command): requests must fail with EIO while the
+ * outbound ring's indices are bad, nothing may complete while the inbound
+ * write index is bad, and after the host restores the index (or rescinds)
+ * every request ends exactly once. Prints TAP.
  *
  *   host_fuzz [--seed N] [--seconds N]
  *
@@ -211,6 +215,309 @@ static int cycle(void)
 	return ret;
 }
 
+/* ---------------------------------------------------------------------- */
+/* Ring indices pushed out of range */
+
+struct ring_ctx {
+	uint8_t *area;		/* 8 pages per request */
+	struct az_blob_request_sync r[5];
+	unsigned long lies;
+};
+
+static void ring_req(struct ring_ctx *x, int i, uint32_t tag)
+{
+	uint8_t *a = x->area + i * 8 * PG;
+
+	azb_fill(a, 700 + i, tag);
+	azb_req_init(&x->r[i], tag, a, 700 + i, a + PG, PG, a + 2 * PG,
+		     3 * PG, 0);
+}
+
+/* A sync request and an io_uring command; both must end with EIO. */
+static int ring_send_fails(struct ring_ctx *x, int fd, struct io_uring *ring,
+			   char *why, size_t len)
+{
+	struct azb_cqe c;
+	int ret;
+
+	ring_req(x, 0, 11);
+	ret = azb_submit(fd, &x->r[0]);
+	if (ret != EIO) {
+		snprintf(why, len, "ioctl gave %d, want EIO", ret);
+		return -1;
+	}
+	ring_req(x, 1, 12);
+	azb_ring_prep_req(ring, fd, &x->r[1], 1);
+	azb_ring_submit(ring);
+	ret = azb_ring_reap(ring, &c, 5000);
+	if (ret || c.res != -EIO) {
+		snprintf(why, len, "io_uring gave %d/%d, want -EIO", ret,
+			 c.res);
+		return -1;
+	}
+	return 0;
+}
+
+static int ring_echo_ok(struct ring_ctx *x, int fd, char *why, size_t len)
+{
+	int ret;
+
+	ring_req(x, 0, 13);
+	ret = azb_submit(fd, &x->r[0]);
+	if (ret) {
+		snprintf(why, len, "request after restore: %s",
+			 strerror(ret));
+		return -1;
+	}
+	return azb_echo_verify(&x->r[0], NULL, why, len);
+}
+
+/*
+ * The host's read index of the outbound ring, or the guest's own write
+ * index there, past the end: the VMBus core refuses to write, so requests
+ * fail with EIO before the host owns them; once the host puts the index
+ * back the device works again.
+ */
+static bool ring_out_case(struct ring_ctx *x, int fd, struct io_uring *ring,
+			  const char *which, const uint32_t *vals, int nvals,
+			  char *why, size_t len)
+{
+	char reply[128];
+	int i, ret;
+
+	for (i = 0; i < nvals; i++) {
+		ret = azb_host(reply, sizeof(reply), "ring 0 %s %u", which,
+			       vals[i]);
+		if (ret) {
+			snprintf(why, len, "ring 0 %s %u: %d", which, vals[i],
+				 ret);
+			return false;
+		}
+		x->lies++;
+		ret = ring_send_fails(x, fd, ring, why, len);
+		if (azb_host(NULL, 0, "ring 0 restore") && !ret) {
+			snprintf(why, len, "restore failed");
+			ret = -1;
+		}
+		if (ret || ring_echo_ok(x, fd, why, len))
+			return false;
+	}
+	snprintf(why, len, "%d values, EIO each time, works after restore",
+		 nvals);
+	return true;
+}
+
+struct sync_arg {
+	int fd;
+	struct az_blob_request_sync *r;
+	int ret;
+	volatile int done;
+};
+
+static void *sync_one(void *p)
+{
+	struct sync_arg *a = p;
+
+	a->ret = azb_submit(a->fd, a->r);
+	a->done = 1;
+	return NULL;
+}
+
+/*
+ * The host's write index of the inbound ring past the end, with four
+ * io_uring commands and one ioctl in flight. The driver must read nothing
+ * (a stale completion in the ring could otherwise free pages the host
+ * owns): nothing completes while the lie stands. Then the host either puts
+ * the index back, and every request completes byte-exact, or rescinds,
+ * and every request ends with ENODEV.
+ */
+static bool ring_in_case(struct ring_ctx *x, struct io_uring *ring,
+			 uint32_t val, bool rescind, char *why, size_t len)
+{
+	struct sync_arg sa = { 0 };
+	uint64_t in_flight = 0;
+	struct azb_cqe c;
+	pthread_t th;
+	bool ok = false, lost = false;
+	long t0, slept;
+	int fd, i, ret, early = 0, good = 0;
+
+	fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		snprintf(why, len, "open: %s", strerror(errno));
+		return false;
+	}
+	ret = azb_host(NULL, 0, "ring 0 in_write %u", val);
+	if (ret) {
+		snprintf(why, len, "ring 0 in_write %u: %d", val, ret);
+		close(fd);
+		return false;
+	}
+	x->lies++;
+	for (i = 0; i < 4; i++) {
+		ring_req(x, i, 20 + i);
+		azb_ring_prep_req(ring, fd, &x->r[i], i);
+	}
+	azb_ring_submit(ring);
+	ring_req(x, 4, 24);
+	sa.fd = fd;
+	sa.r = &x->r[4];
+	pthread_create(&th, NULL, sync_one, &sa);
+
+	/* The host has them all and has completed them; the guest waits. */
+	t0 = azb_now_ms();
+	while (azb_now_ms() - t0 < 400) {
+		if (!azb_ring_reap(ring, &c, 20))
+			early++;
+	}
+	slept = azb_now_ms() - t0;
+	azb_read_u64(AZB_SYSFS "/in_flight", &in_flight);
+	if (early || sa.done || in_flight != 5) {
+		snprintf(why, len,
+			 "while the index was out of range: %d commands and %d ioctls completed, in_flight %" PRIu64,
+			 early, sa.done, in_flight);
+		azb_host(NULL, 0, "ring 0 restore");
+		goto out;
+	}
+
+	if (rescind) {
+		ret = azb_host(NULL, 0, "rescind 0");
+		if (!ret)
+			ret = azb_wait_path(AZB_DEV, false, 5000);
+	} else {
+		ret = azb_host(NULL, 0, "ring 0 restore");
+	}
+	if (ret) {
+		snprintf(why, len, "%s failed: %d", rescind ? "rescind" :
+			 "restore", ret);
+		goto out;
+	}
+	for (i = 0; i < 4; i++) {
+		if (azb_ring_reap(ring, &c, 10000))
+			break;
+		if (rescind) {
+			good += c.res == -ENODEV;
+			continue;
+		}
+		if (c.res || c.user_data >= 4)
+			continue;
+		azb_cqe_to_response(&c, &x->r[c.user_data]);
+		good += !azb_echo_verify(&x->r[c.user_data], NULL, why, len);
+	}
+	/* A request the guest lost would hang the ioctl: end it for good. */
+	for (t0 = azb_now_ms(); !sa.done && azb_now_ms() - t0 < 10000;)
+		azb_sleep_ms(10);
+	if (!sa.done && !rescind) {
+		rescind = true;
+		lost = true;
+		if (!azb_host(NULL, 0, "rescind 0"))
+			azb_wait_path(AZB_DEV, false, 5000);
+	}
+	pthread_join(th, NULL);
+	if (lost)
+		good = -1;
+	else if (rescind)
+		good += sa.ret == ENODEV;
+	else
+		good += !sa.ret && !azb_echo_verify(&x->r[4], NULL, why, len);
+	ok = good == 5;
+	if (ok)
+		snprintf(why, len,
+			 "index %u: nothing completed in %ld ms, then 5 of 5 %s",
+			 val, slept, rescind ? "ENODEV after rescind" :
+			 "byte-exact after restore");
+	else if (lost)
+		snprintf(why, len,
+			 "index %u: the ioctl never completed after restore (lost; ended by a rescind)",
+			 val);
+	else
+		snprintf(why, len, "index %u: %d of 5 %s (ioctl %d)", val,
+			 good, rescind ? "ENODEV" : "byte-exact", sa.ret);
+	close(fd);
+	if (rescind) {
+		if (azb_host(NULL, 0, "offer 0") ||
+		    azb_wait_path(AZB_DEV, true, 5000)) {
+			snprintf(why, len, "no device after the re-offer");
+			ok = false;
+		}
+	}
+	return ok;
+out:
+	pthread_join(th, NULL);
+	close(fd);
+	return false;
+}
+
+static void ring_phase(uint64_t seed, long base)
+{
+	struct ring_ctx x = { 0 };
+	struct io_uring ring;
+	char reply[128], why[200] = "";
+	uint32_t size = 0, out_vals[5], in_vals[3], rnd = (uint32_t)seed | 1;
+	uint64_t in_flight = 1;
+	int fd, i;
+	bool ok;
+
+	x.area = mmap(NULL, 5 * 8 * PG, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
+	if (x.area == MAP_FAILED || fd < 0 ||
+	    azb_ring_init(&ring, 8, AZB_RING_FLAGS)) {
+		printf("Bail out! ring phase setup\n");
+		exit(1);
+	}
+	/* The ring's size from the host's answer to a first lie. */
+	if (!azb_host(reply, sizeof(reply), "ring 0 out_read 4294967295")) {
+		x.lies++;
+		sscanf(strstr(reply, "size=") ? strstr(reply, "size=") : "",
+		       "size=%u", &size);
+	}
+	azb_host(NULL, 0, "ring 0 restore");
+	if (!size) {
+		printf("Bail out! the VSP has no ring command (%s)\n", reply);
+		exit(1);
+	}
+	/* Just past the end, one packet past it, and seeded values beyond. */
+	out_vals[0] = size;
+	out_vals[1] = size + 8;
+	out_vals[2] = 0xffffffff;
+	for (i = 3; i < 5; i++)
+		out_vals[i] = size + xs(&rnd) % (0xffffffffu - size);
+	in_vals[0] = size;
+	in_vals[1] = size + xs(&rnd) % (0xffffffffu - size);
+	in_vals[2] = 0xfffffff8;
+	printf("# ring: size %u, values %u %u %u %u %u\n", size, out_vals[0],
+	       out_vals[1], out_vals[2], out_vals[3], out_vals[4]);
+
+	ok = ring_out_case(&x, fd, &ring, "out_read", out_vals, 5, why,
+			   sizeof(why));
+	tap(ok, "ring_out_read_index", "%s", why);
+	ok = ring_out_case(&x, fd, &ring, "out_write", out_vals, 5, why,
+			   sizeof(why));
+	tap(ok, "ring_out_write_index", "%s", why);
+	close(fd);
+
+	ok = ring_in_case(&x, &ring, in_vals[0], false, why, sizeof(why)) &&
+	     ring_in_case(&x, &ring, in_vals[1], false, why, sizeof(why));
+	tap(ok, "ring_in_write_index_restored", "%s", why);
+	ok = ring_in_case(&x, &ring, in_vals[2], true, why, sizeof(why));
+	tap(ok, "ring_in_write_index_rescinded", "%s", why);
+
+	/* Afterwards: the device works, nothing pinned, nothing in flight. */
+	fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
+	ok = fd >= 0 && !ring_echo_ok(&x, fd, why, sizeof(why));
+	azb_wait_pins(base, 5000);
+	azb_read_u64(AZB_SYSFS "/in_flight", &in_flight);
+	tap(ok && azb_pins_outstanding() == base && !in_flight,
+	    "ring_device_works_pins_match",
+	    "%lu lies; %s pins %ld base %ld in_flight %" PRIu64, x.lies,
+	    ok ? "echo ok," : why, azb_pins_outstanding(), base, in_flight);
+	if (fd >= 0)
+		close(fd);
+	io_uring_queue_exit(&ring);
+	munmap(x.area, 5 * 8 * PG);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -240,7 +547,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	printf("TAP version 13\n1..4\n# host_fuzz: seed %" PRIu64
+	printf("TAP version 13\n1..9\n# host_fuzz: seed %" PRIu64
 	       " seconds %lu\n", seed, seconds);
 	fflush(stdout);
 	if (azb_rig_clean()) {
@@ -335,6 +642,7 @@ int main(int argc, char **argv)
 		if (fd >= 0)
 			close(fd);
 	}
+	ring_phase(seed, base);
 	azb_rig_clean();
 	printf("# host_fuzz: seed %" PRIu64 "\n", seed);
 	return tap_failed ? 1 : 0;

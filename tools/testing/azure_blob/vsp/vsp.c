@@ -97,6 +97,14 @@ struct vsp_slot {
 	uint16_t lie_len8, lie_offset8;
 	bool trace;
 
+	/*
+	 * `ring` command: a ring index the host has pushed out of range. The
+	 * host stops using that ring until `ring <slot> restore` puts the
+	 * saved index back.
+	 */
+	enum ring_lie { LIE_NONE, LIE_IN_WRITE, LIE_OUT_READ, LIE_OUT_WRITE } lie_ring;
+	uint32_t lie_saved, lie_value;
+
 	uint64_t requests, completed, violations;
 	unsigned int held;
 	struct vsp_request *reqs;	/* every live request */
@@ -392,7 +400,8 @@ static void in_queue_flush(struct vsp_slot *s)
 {
 	struct outpkt *p;
 
-	while (s->open && !s->broken && (p = s->q_head)) {
+	while (s->open && !s->broken && s->lie_ring != LIE_IN_WRITE &&
+	       (p = s->q_head)) {
 		if (in_ring_put(s, p))
 			return;
 		s->q_head = p->next;
@@ -1041,7 +1050,8 @@ static unsigned int slot_drain(struct vsp_slot *s)
 	uint32_t rd, wr, used, len, free_before, pend;
 	struct vmpacket_desc d;
 
-	if (!s->open || s->broken)
+	if (!s->open || s->broken || s->lie_ring == LIE_OUT_READ ||
+	    s->lie_ring == LIE_OUT_WRITE)
 		return 0;
 	rd = r->hdr->read_index;
 	for (;;) {
@@ -1103,6 +1113,7 @@ static void slot_close(struct vsp_slot *s)
 		vsp_log("slot %u: channel closed", s->idx);
 	s->open = false;
 	s->broken = false;
+	s->lie_ring = LIE_NONE;
 	s->gen++;
 	memset(&s->out, 0, sizeof(s->out));
 	memset(&s->in, 0, sizeof(s->in));
@@ -1198,6 +1209,88 @@ static int parse_u32(const char *s, uint32_t *v)
 	return 0;
 }
 
+/*
+ * `ring <slot> in_write|out_read|out_write <value>`: write an index the
+ * guest must not trust into one of the channel's rings and interrupt the
+ * guest. in_write is the host's write index of the guest's inbound ring,
+ * out_read the host's read index of the outbound ring, out_write the
+ * guest's own write index of the outbound ring (which the host can write
+ * too: the header is shared). Only values past the end of the ring are
+ * taken. While the lie stands the host neither reads the outbound ring nor
+ * publishes completions; `ring <slot> restore` writes the saved index back
+ * (out_write only if the guest has not replaced the value) and resumes.
+ */
+/* The index a `ring` lie overwrites (the header is 4-byte aligned). */
+static uint32_t *lie_index(struct vsp_slot *s, enum ring_lie which)
+{
+	struct ring_hdr *h = which == LIE_IN_WRITE ? s->in.hdr : s->out.hdr;
+	size_t off = which == LIE_OUT_READ ?
+		     offsetof(struct ring_hdr, read_index) :
+		     offsetof(struct ring_hdr, write_index);
+
+	return (uint32_t *)((uint8_t *)h + off);
+}
+
+static void ring_command(uint32_t seq, struct vsp_slot *s, int argc,
+			 char **argv)
+{
+	static const char *const names[] = {
+		[LIE_IN_WRITE] = "in_write", [LIE_OUT_READ] = "out_read",
+		[LIE_OUT_WRITE] = "out_write",
+	};
+	uint32_t *idx, v, expect;
+	enum ring_lie which;
+
+	if (!s->open || s->broken) {
+		cmd_reply(seq, ENODEV, "error: slot %u has no open channel",
+			  s->idx);
+		return;
+	}
+	if (argc == 1 && !strcmp(argv[0], "restore")) {
+		if (s->lie_ring == LIE_NONE) {
+			cmd_reply(seq, 0, "ok");
+			return;
+		}
+		idx = lie_index(s, s->lie_ring);
+		expect = s->lie_value;
+		__atomic_compare_exchange_n(idx, &expect, s->lie_saved, false,
+					    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
+		vsp_log("slot %u: ring %s restored to %u", s->idx,
+			names[s->lie_ring], s->lie_saved);
+		s->lie_ring = LIE_NONE;
+		/* Catch up on both rings, then tell the guest. */
+		slot_drain(s);
+		in_queue_flush(s);
+		ring_guest(VMBUS_EMU_VEC_SLOT(s->idx));
+		cmd_reply(seq, 0, "ok");
+		return;
+	}
+	for (which = LIE_IN_WRITE; which <= LIE_OUT_WRITE; which++)
+		if (argc == 2 && !strcmp(argv[0], names[which]))
+			break;
+	if (which > LIE_OUT_WRITE || parse_u32(argv[1], &v) ||
+	    s->lie_ring != LIE_NONE) {
+		cmd_reply(seq, EINVAL, "error: ring in_write|out_read|out_write <value> or restore, one at a time");
+		return;
+	}
+	idx = lie_index(s, which);
+	if (v < (which == LIE_IN_WRITE ? s->in.dsize : s->out.dsize)) {
+		cmd_reply(seq, EINVAL, "error: %u is inside the ring", v);
+		return;
+	}
+	/* Take what the guest has queued first: the lie starts clean. */
+	if (which != LIE_IN_WRITE)
+		slot_drain(s);
+	s->lie_ring = which;
+	s->lie_value = v;
+	s->lie_saved = __atomic_exchange_n(idx, v, __ATOMIC_SEQ_CST);
+	vsp_log("slot %u: ring %s %u (was %u)", s->idx, names[which], v,
+		s->lie_saved);
+	ring_guest(VMBUS_EMU_VEC_SLOT(s->idx));
+	cmd_reply(seq, 0, "ok was=%u size=%u", s->lie_saved,
+		  which == LIE_IN_WRITE ? s->in.dsize : s->out.dsize);
+}
+
 static void handle_command(uint32_t seq, char *text)
 {
 	char *argv[8], *save = NULL, *tok;
@@ -1288,6 +1381,8 @@ static void handle_command(uint32_t seq, char *text)
 			s->fuzzed = 0;
 		}
 		cmd_reply(seq, 0, "ok");
+	} else if (!strcmp(argv[0], "ring") && (argc == 3 || argc == 4)) {
+		ring_command(seq, s, argc - 2, argv + 2);
 	} else if (!strcmp(argv[0], "release") && argc == 2) {
 		v = s->held;
 		release_held(s);
