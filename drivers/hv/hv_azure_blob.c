@@ -586,7 +586,7 @@ VISIBLE_IF_KUNIT void az_blob_handle_packet(struct az_blob_dev *dev,
 }
 EXPORT_SYMBOL_IF_KUNIT(az_blob_handle_packet);
 
-static void az_blob_on_channel_callback(void *context)
+VISIBLE_IF_KUNIT void az_blob_on_channel_callback(void *context)
 {
 	unsigned long time_limit = jiffies +
 		msecs_to_jiffies(AZ_BLOB_CALLBACK_BUDGET_MS);
@@ -624,6 +624,7 @@ static void az_blob_on_channel_callback(void *context)
 		az_blob_handle_packet(dev, desc);
 	}
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_on_channel_callback);
 
 /*
  * Fail every request the host still holds. Only after the channel is

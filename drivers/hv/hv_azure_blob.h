@@ -277,6 +277,7 @@ struct az_blob_req *az_blob_req_alloc(struct az_blob_dev *dev,
 				      const struct az_blob_request_sync *r);
 void az_blob_handle_packet(struct az_blob_dev *dev,
 			   const struct vmpacket_descriptor *desc);
+void az_blob_on_channel_callback(void *context);
 int az_blob_send(struct az_blob_dev *dev, struct az_blob_req *req);
 int az_blob_open_channel(struct az_blob_dev *dev);
 void az_blob_vmbus_close(struct az_blob_dev *dev);

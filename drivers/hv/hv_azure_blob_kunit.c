@@ -4,7 +4,9 @@
  *
  * The host is played by static stubs of az_blob_send(),
  * az_blob_open_channel() and az_blob_vmbus_close(); completions are fed to
- * az_blob_handle_packet() as the channel callback would. Requests run
+ * az_blob_handle_packet() as the channel callback would, or put into an
+ * inbound ring that the channel callback reads with the VMBus core's
+ * iterator. Requests run
  * through az_blob_ioctl_request() on real user memory (kunit_vm_mmap()),
  * from the test thread or from kthreads that borrow its mm, so pinning,
  * the PFN list and the copies back to user space are the real ones.
@@ -1367,6 +1369,67 @@ static long az_caller_wait(struct kunit *test, struct az_caller *c)
 	return c->ret;
 }
 
+/*
+ * The channel callback on an inbound ring read by the VMBus core's own
+ * iterator: a completion waits in the ring, but while the host's write
+ * index points past the end of the ring nothing is read and the request
+ * stays with the host; once the index is back in range it completes.
+ */
+static void az_blob_inbound_index_test(struct kunit *test)
+{
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct hv_ring_buffer_info *rbi = &host->chan.inbound;
+	struct az_blob_request_sync r;
+	struct az_test_pkt *pkt;
+	struct az_caller *c;
+	unsigned long uarg;
+	u32 len;
+
+	rbi->ring_buffer = kunit_kzalloc(test, 3 * PAGE_SIZE, GFP_KERNEL);
+	rbi->pkt_buffer = kunit_kzalloc(test, PAGE_SIZE, GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, rbi->ring_buffer);
+	KUNIT_ASSERT_NOT_NULL(test, rbi->pkt_buffer);
+	rbi->ring_size = 3 * PAGE_SIZE;
+	rbi->ring_datasize = rbi->ring_size - sizeof(struct hv_ring_buffer);
+	rbi->pkt_buffer_size = PAGE_SIZE;
+	rbi->priv_read_index = 0;
+
+	uarg = az_user_request(test, &r);
+	host->mode = AZ_HOST_HOLD;
+	c = az_caller_start(test, dev, uarg);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 1),
+						   AZ_TEST_WAIT));
+
+	/* The completion, its trailer, and a write index past the end. */
+	pkt = (struct az_test_pkt *)rbi->ring_buffer->buffer;
+	pkt->desc.type = VM_PKT_COMP;
+	pkt->desc.offset8 = sizeof(pkt->desc) >> 3;
+	pkt->desc.len8 = sizeof(*pkt) >> 3;
+	pkt->desc.trans_id = host->pkts[0].id;
+	pkt->comp.length = cpu_to_le32(sizeof(pkt->comp));
+	len = sizeof(*pkt) + sizeof(u64);
+	rbi->ring_buffer->write_index = rbi->ring_datasize + len;
+
+	local_bh_disable();
+	az_blob_on_channel_callback(dev);
+	local_bh_enable();
+	KUNIT_EXPECT_EQ(test, rbi->priv_read_index, 0);
+	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, 0);
+	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 1);
+	KUNIT_EXPECT_FALSE(test, completion_done(&c->done));
+
+	/* The host puts the index back: the request completes. */
+	rbi->ring_buffer->write_index = len;
+	local_bh_disable();
+	az_blob_on_channel_callback(dev);
+	local_bh_enable();
+	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, len);
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c), 0);
+	az_expect_idle(test, dev);
+}
+
 struct az_remove_ctx {
 	struct kunit *test;
 	unsigned long uarg;
@@ -1840,6 +1903,7 @@ static struct kunit_case az_blob_test_cases[] = {
 	KUNIT_CASE_PARAM(az_blob_completion_test, az_garbage_gen_params),
 	KUNIT_CASE(az_blob_probe_test),
 	KUNIT_CASE(az_blob_budget_test),
+	KUNIT_CASE(az_blob_inbound_index_test),
 	KUNIT_CASE(az_blob_remove_in_flight_test),
 	KUNIT_CASE(az_blob_remove_budget_waiter_test),
 	KUNIT_CASE(az_blob_remove_drains_test),
