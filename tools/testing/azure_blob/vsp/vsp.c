@@ -26,6 +26,7 @@
 #include <sys/mman.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/prctl.h>
 #include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
@@ -106,6 +107,7 @@ struct vsp_slot {
 	uint32_t lie_saved, lie_value;
 
 	uint64_t requests, completed, violations;
+	uint64_t latency_fired, latency_late_ns;	/* `latency` timers */
 	unsigned int held;
 	struct vsp_request *reqs;	/* every live request */
 
@@ -809,8 +811,13 @@ static void req_run(struct vsp_request *req)
 
 static void req_latency_done(struct vsp_timer *t)
 {
-	req_run((struct vsp_request *)
-		((char *)t - offsetof(struct vsp_request, timer)));
+	struct vsp_request *req = (struct vsp_request *)
+		((char *)t - offsetof(struct vsp_request, timer));
+
+	/* How much later than asked the host's latency ended. */
+	req->slot->latency_fired++;
+	req->slot->latency_late_ns += vsp_now_ns() - t->due_ns;
+	req_run(req);
 }
 
 /* Drop every request of a channel that went away: no completion. */
@@ -1358,6 +1365,8 @@ static void handle_command(uint32_t seq, char *text)
 		if (parse_u32(argv[2], &v))
 			goto bad;
 		s->latency_us = v;
+		s->latency_fired = 0;
+		s->latency_late_ns = 0;
 		cmd_reply(seq, 0, "ok");
 	} else if (!strcmp(argv[0], "fault") && argc >= 3) {
 		for (i = 0; i < (int)(sizeof(fault_names) / sizeof(fault_names[0])); i++)
@@ -1389,9 +1398,11 @@ static void handle_command(uint32_t seq, char *text)
 		cmd_reply(seq, 0, "ok released=%u", v);
 	} else if (!strcmp(argv[0], "stats") && argc == 2) {
 		cmd_reply(seq, 0,
-			  "ok requests=%" PRIu64 " completed=%" PRIu64 " held=%u violations=%" PRIu64 " fuzzed=%" PRIu64,
+			  "ok requests=%" PRIu64 " completed=%" PRIu64 " held=%u violations=%" PRIu64 " fuzzed=%" PRIu64 " latency_fired=%" PRIu64 " latency_late_ns=%" PRIu64,
 			  s->requests, s->completed, s->held, s->violations,
-			  s->fuzzed);
+			  s->fuzzed, s->latency_fired,
+			  s->latency_fired ? s->latency_late_ns /
+					     s->latency_fired : 0);
 	} else if (!strcmp(argv[0], "trace") && argc == 3) {
 		if (!strcmp(argv[2], "on"))
 			s->trace = true;
@@ -1882,6 +1893,11 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	/*
+	 * The default 50 us timer slack would add itself to every `latency`:
+	 * the host's latency is what was set, not "at least that".
+	 */
+	prctl(PR_SET_TIMERSLACK, 1UL);
 	timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
 	post_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sigemptyset(&mask);
