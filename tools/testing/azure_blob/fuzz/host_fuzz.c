@@ -468,9 +468,11 @@ static void ring_phase(uint64_t seed, long base)
 	}
 	/* The ring's size from the host's answer to a first lie. */
 	if (!azb_host(reply, sizeof(reply), "ring 0 out_read 4294967295")) {
+		const char *p = strstr(reply, "size=");
+
 		x.lies++;
-		sscanf(strstr(reply, "size=") ? strstr(reply, "size=") : "",
-		       "size=%u", &size);
+		if (!p || sscanf(p, "size=%u", &size) != 1)
+			size = 0;
 	}
 	azb_host(NULL, 0, "ring 0 restore");
 	if (!size) {
