@@ -14,6 +14,9 @@ BENCH="$HERE/azblob_bench"
 CTL=/sys/kernel/debug/vmbus_emu/host
 SECS=${AZB_BENCH_SECS:-2}
 QUICK=${AZB_BENCH_QUICK:-0}
+# main: rates, sizes, echo; cpu: the depth-1 CPU pairs (run-bench.sh boots
+# the guest for those with an instruction-counting clock)
+PART=${AZB_BENCH_PART:-main}
 rc=0
 
 host() {
@@ -29,10 +32,36 @@ run() {
 	[ $st -eq 0 ] || { echo "bench: $label $* exited $st"; rc=1; }
 }
 
+host_latency() {
+	echo "stats 0" > "$CTL" && reply=$(cat "$CTL") || {
+		echo "bench: host stats failed"; rc=1; return; }
+	fired=${reply##*latency_fired=}
+	fired=${fired%% *}
+	late=${reply##*latency_late_ns=}
+	late=${late%% *}
+	echo "BENCH {\"label\":\"host latency\",\"latency_us\":$1,\"fired\":$fired,\"late_ns\":$late}"
+}
+
 [ -c /dev/azure_blob ] || { echo "bench: /dev/azure_blob missing"; exit 1; }
 [ -w "$CTL" ] || { echo "bench: $CTL missing"; exit 1; }
 
 host reset
+
+if [ "$PART" = cpu ]; then
+	# Guest CPU at depth 1, sync against io_uring, in pairs run back to
+	# back after a warm-up; the median pair is the result.
+	host backend 0 null
+	host latency 0 0
+	"$BENCH" --seconds 1 --mode sync --threads 1 --size 4096 >/dev/null
+	"$BENCH" --seconds 1 --mode uring --depth 1 --size 4096 >/dev/null
+	if [ "$QUICK" = 1 ]; then pairs="1 2 3"; else pairs="1 2 3 4 5"; fi
+	for p in $pairs; do
+		run "cpu pair $p" --mode sync --threads 1 --size 4096
+		run "cpu pair $p" --mode uring --depth 1 --size 4096
+	done
+	host reset
+	exit $rc
+fi
 
 # 1. Request rate against host latency: sync ioctl with T threads versus
 #    io_uring with depth Q from one thread, 4 KiB downloads, null backend.
@@ -54,7 +83,10 @@ for lat in $lats; do
 	for q in $depths; do
 		run "rate lat=$lat" --mode uring --depth "$q" --size 4096
 	done
+	# How late the host's latency timers ended over this block.
+	[ "$lat" = 0 ] || host_latency "$lat"
 done
+
 
 # 2. Throughput by request size at no host latency, null backend. The
 #    largest data buffer is 8190 pages: with one page each for the request

@@ -17,7 +17,7 @@ usage() {
 	cat <<EOF
 usage: $0 --kernel VMLINUZ --modules DIR --payload DIR --timeout SECONDS
           [--interactive] [--vsp-log FILE] [--vsp PATH] [--vsp-arg ARG]...
-          [--extra-bin FILE]... [--mem SIZE]
+          [--extra-bin FILE]... [--mem SIZE] [--qemu-arg ARG]...
 
   --kernel     guest kernel image (make vm-kernel: build/vm/vmlinuz)
   --modules    directory with vmbus_emu.ko and hv_azure_blob.ko
@@ -30,13 +30,15 @@ usage: $0 --kernel VMLINUZ --modules DIR --payload DIR --timeout SECONDS
   --vsp-arg    extra argument for the VSP (e.g. --vsp-arg=--poll-us=50)
   --extra-bin  file copied to /bin in the guest (repeatable)
   --mem        guest RAM (default 512M)
+  --qemu-arg   extra argument for QEMU (e.g. --qemu-arg=-icount
+               --qemu-arg=shift=0: guest time counts instructions)
 EOF
 	exit 2
 }
 
 KERNEL= MODULES= PAYLOAD= TIMEOUT= INTERACTIVE=0 VSP_LOG= MEM=512M
 VSP="$SRCTREE/build/rig/vsp"
-EXTRA_BINS=() VSP_ARGS=()
+EXTRA_BINS=() VSP_ARGS=() QEMU_ARGS=()
 
 while [ $# -gt 0 ]; do
 	case "$1" in
@@ -50,6 +52,8 @@ while [ $# -gt 0 ]; do
 	--vsp-arg) VSP_ARGS+=("$2"); shift 2 ;;
 	--vsp-arg=*) VSP_ARGS+=("${1#--vsp-arg=}"); shift ;;
 	--extra-bin) EXTRA_BINS+=("$2"); shift 2 ;;
+	--qemu-arg) QEMU_ARGS+=("$2"); shift 2 ;;
+	--qemu-arg=*) QEMU_ARGS+=("${1#--qemu-arg=}"); shift ;;
 	--mem) MEM=$2; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "unknown option: $1" >&2; usage ;;
@@ -138,7 +142,7 @@ QEMU=(qemu-system-x86_64 -M pc,memory-backend=ram0
 	-kernel "$KERNEL" -initrd "$WORK/initrd"
 	-append "console=ttyS0 panic=-1 quiet loglevel=6"
 	-chardev "socket,path=$SOCK,id=ivsh"
-	-device "ivshmem-doorbell,chardev=ivsh,vectors=9")
+	-device "ivshmem-doorbell,chardev=ivsh,vectors=9" "${QEMU_ARGS[@]}")
 
 START=$(date +%s.%N)
 if [ "$INTERACTIVE" = 1 ]; then
