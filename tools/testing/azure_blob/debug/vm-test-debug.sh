@@ -17,7 +17,11 @@
 # ones, each with its reason). Writes DIR/results/vm-test-debug.counts
 # ("PASSED FAILED SKIPPED": the selftests plus one check "no debug
 # reports") and the reports with their context to
-# DIR/results/vm-test-debug.reports. --scan only scans a console log
+# DIR/results/vm-test-debug.reports. When the e2e binaries are built
+# (make e2e-bin), e2e/e2e.sh then runs on the same kernel and modules
+# (console in DIR/results/e2e-debug.log, E2E_DEBUG_TIMEOUT seconds, default
+# 900); its tests, a scan of its console and its kmemleak count (0
+# objects after the transfers) join the counts. --scan only scans a console log
 # saved earlier (after a change of the allow-list, or to check the scan
 # itself) and prints the result; it writes nothing.
 #
@@ -29,6 +33,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 rig=$(cd "$here/.." && pwd)
 build=""
 timeout=3600
+e2e_timeout=${E2E_DEBUG_TIMEOUT:-900}
 scan=""
 
 while [ $# -gt 0 ]; do
@@ -181,6 +186,36 @@ if [ ${#problems[@]} -eq 0 ]; then
 else
 	failed=$((failed + 1))
 fi
+
+# e2e on the debug kernel, when its binaries are built (make e2e-bin):
+# azblob in the guest through the driver to Azurite, then the same scan of
+# its console, and kmemleak after the transfers.
+e2e_summary=""
+if [ -z "$scan" ] && [ -x "$build/azure_blob/azblob-static" ] &&
+   [ -x "$build/e2e/rawreq" ]; then
+	echo "vm-test-debug: e2e on the debug kernel (timeout ${e2e_timeout}s)"
+	"$rig/e2e/e2e.sh" --build "$build" --kernel "$kernel" \
+		--modules "$modules" --name e2e-debug --timeout "$e2e_timeout" |
+		sed 's/^/vm-test-debug: e2e: /'
+	read -r ep ef es < "$results/e2e-debug.counts" 2>/dev/null ||
+		{ ep=0 ef=1 es=0; }
+	passed=$((passed + ep)) failed=$((failed + ef)) skipped=$((skipped + es))
+	log=$results/e2e-debug.log
+	e2e_found=$(strip_log | grep -a -E "$report_re" |
+		{ if [ -n "$allow_re" ]; then grep -a -v -E "$allow_re"; else cat; fi; } |
+		awk '!seen[$0]++')
+	leaks=$(tr -d '\r' < "$log" |
+		sed -n 's/^# kmemleak-after-transfers: \([0-9]*\) objects$/\1/p')
+	if [ -z "$e2e_found" ] && [ "$leaks" = 0 ]; then
+		passed=$((passed + 1))
+		e2e_summary="e2e: $ep passed, $ef failed; no debug reports, kmemleak 0 objects"
+	else
+		failed=$((failed + 1))
+		problems+=("e2e: kmemleak '${leaks:-no scan}', reports: $(wc -l <<<"$e2e_found")")
+		found+=$'\n'$e2e_found
+		e2e_summary="e2e: $ep passed, $ef failed; DEBUG CHECK FAILED"
+	fi
+fi
 echo "$passed $failed $skipped" > "$counts"
 
 echo
@@ -194,6 +229,7 @@ if [ -n "$allowed" ]; then
 	echo "vm-test-debug: allowed by $(basename "$allow"):"
 	sed 's/^/vm-test-debug:   /' <<<"$allowed"
 fi
+[ -z "$e2e_summary" ] || echo "vm-test-debug: $e2e_summary"
 if [ ${#problems[@]} -eq 0 ]; then
 	echo "vm-test-debug: no debug reports"
 else

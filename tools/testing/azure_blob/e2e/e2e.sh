@@ -6,11 +6,14 @@
 # carries each request to Azurite on 127.0.0.1, and the host checks the
 # same blobs, ranges and errors over the http transport.
 #
-#   e2e.sh [--build DIR] [--timeout S]
+#   e2e.sh [--build DIR] [--timeout S] [--kernel IMAGE --modules DIR]
+#          [--name NAME]
 #
-# TAP-ish output; writes build/results/e2e.counts ("PASSED FAILED
-# SKIPPED"), build/results/e2e.log (the guest console) and
-# build/e2e/vsp.log; exits non-zero on any failure.
+# TAP-ish output; writes build/results/NAME.counts ("PASSED FAILED
+# SKIPPED"), build/results/NAME.log (the guest console) and
+# build/NAME/vsp.log (NAME: e2e); exits non-zero on any failure.
+# --kernel and --modules boot another guest kernel with modules built for
+# it (the debug kernel: make vm-test-debug).
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -20,15 +23,22 @@ RIG=$(cd "$HERE/.." && pwd)
 TOP=$(cd "$RIG/../../.." && pwd)
 BUILD=$TOP/build
 TIMEOUT=300
+KERNEL="" MODULES="" NAME=e2e
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--build) BUILD=$2; shift 2 ;;
 	--timeout) TIMEOUT=$2; shift 2 ;;
-	*) echo "usage: $0 [--build DIR] [--timeout S]" >&2; exit 2 ;;
+	--kernel) KERNEL=$2; shift 2 ;;
+	--modules) MODULES=$2; shift 2 ;;
+	--name) NAME=$2; shift 2 ;;
+	*) echo "usage: $0 [--build DIR] [--timeout S] [--kernel IMAGE --modules DIR] [--name NAME]" >&2
+	   exit 2 ;;
 	esac
 done
+KERNEL=${KERNEL:-$BUILD/vm/vmlinuz}
+MODULES=${MODULES:-$BUILD/rig}
 RESULTS=$BUILD/results
-OUT=$BUILD/e2e
+OUT=$BUILD/$NAME
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 AZBLOB=$BUILD/azure_blob/azblob
 WORK=$(mktemp -d /tmp/azblob-e2e-vm.XXXXXX)
@@ -36,7 +46,7 @@ N=0 PASS=0 FAIL=0 SKIP=0
 START=$(date +%s)
 
 mkdir -p "$RESULTS" "$OUT"
-rm -f "$RESULTS/e2e.counts"
+rm -f "$RESULTS/$NAME.counts"
 
 cleanup() {
 	[ -n "${HANG_PID:-}" ] && kill "$HANG_PID" 2>/dev/null
@@ -50,8 +60,8 @@ ok() { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N - $*"; }
 nok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N - $*"; }
 finish() {
 	echo "1..$N"
-	echo "$PASS $FAIL $SKIP" >"$RESULTS/e2e.counts"
-	echo "# e2e: passed $PASS failed $FAIL skipped $SKIP ($(( $(date +%s) - START )) s)"
+	echo "$PASS $FAIL $SKIP" >"$RESULTS/$NAME.counts"
+	echo "# $NAME: passed $PASS failed $FAIL skipped $SKIP ($(( $(date +%s) - START )) s)"
 	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
 	exit $?
 }
@@ -135,14 +145,14 @@ printf 'PORT=%s\nDEAD_PORT=%s\nHANG_PORT=%s\n' "$PORT" "$DEAD_PORT" \
 cp "$WORK/expect" "$P/expect"
 rm -f "$OUT/vsp.log"	# the VSP appends
 echo "# booting the guest (1 GiB RAM), VSP backend http -> $ENDPOINT"
-"$RIG/vm/run-vm.sh" --kernel "$BUILD/vm/vmlinuz" --modules "$BUILD/rig" \
+"$RIG/vm/run-vm.sh" --kernel "$KERNEL" --modules "$MODULES" \
 	--payload "$P" --vsp "$BUILD/rig/vsp" --vsp-log "$OUT/vsp.log" \
 	--timeout "$TIMEOUT" --mem 1G \
 	--vsp-arg=--backend=http --vsp-arg=--http-endpoint="$ENDPOINT" \
 	--vsp-arg=--http-max-inflight=32 --vsp-arg=--http-timeout-ms=60000 \
-	>"$RESULTS/e2e.log" 2>&1
+	>"$RESULTS/$NAME.log" 2>&1
 VMRC=$?
-tr -d '\r' <"$RESULTS/e2e.log" >"$WORK/console"
+tr -d '\r' <"$RESULTS/$NAME.log" >"$WORK/console"
 # the guest's TAP lines, renumbered into ours
 while IFS= read -r line; do
 	case "$line" in

@@ -21,6 +21,13 @@ C=e2e
 N=0
 T=/tmp
 
+# The debug kernel: forget what boot left for kmemleak, so that the scan
+# at the end shows what this run leaked.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	echo clear >/sys/kernel/debug/kmemleak
+fi
+
 ok() { N=$((N + 1)); echo "ok $N - guest: $*"; }
 nok() { N=$((N + 1)); echo "not ok $N - guest: $*"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
@@ -236,6 +243,15 @@ if [ -n "$acq" ] && [ "$acq" = "$rel" ]; then
 	ok "pin counters match (nr_foll_pin_acquired $acq = released $rel)"
 else
 	nok "pin counters: acquired $acq released $rel"
+fi
+# On a kernel with kmemleak (the debug kernel), what the run leaked; the
+# caller scans the console for it.
+if [ -w /sys/kernel/debug/kmemleak ]; then
+	echo scan >/sys/kernel/debug/kmemleak
+	sleep 1
+	echo scan >/sys/kernel/debug/kmemleak
+	sed 's/^/# kmemleak-after-transfers: /' /sys/kernel/debug/kmemleak
+	echo "# kmemleak-after-transfers: $(grep -c 'unreferenced object' /sys/kernel/debug/kmemleak) objects"
 fi
 echo "# guest: $N tests"
 exit 0
