@@ -568,10 +568,14 @@ int vsp_req_write(struct vsp_request *req, enum vsp_buf which, uint32_t off,
  * The fuzz fault: a seeded host that lies. Around each real completion it
  * publishes, in the same ring update, made-up packets: any type, ids that
  * name no request (0, above the guest's 1024 request slots, huge), random
- * payloads of 0 to 16 bytes, a bogus len8/offset8 on a 32-byte packet (the
- * ring reader of 6.12 clamps those to its 32-byte buffer, so it still
- * finds the next packet), and duplicates of the real completion after it. The real completion carries a random status or response_len now
- * and then. Ids 1..1024 are only ever used for the request being completed:
+ * payloads of 0 to 16 bytes, a bogus len8/offset8 on a 32-byte packet, and
+ * duplicates of the real completion after it. The real completion carries
+ * a random status or response_len now and then. A bogus len8 makes the
+ * 6.12 ring reader take up to its 4 KiB buffer (the guest's max_pkt_size)
+ * as one packet and lose its place in the ring: the guest then reads stale
+ * ring contents as packets, and the requests whose completions it skipped
+ * end with the next rescind, so most of the traffic of a fuzz run waits
+ * for a rescind storm while the guest checks a flood of bad packets. Ids 1..1024 are only ever used for the request being completed:
  * anything else could complete a request the host has not read yet, whose
  * pages it would then write after the guest freed them.
  */
@@ -632,11 +636,7 @@ static void fuzz_completion(struct vsp_slot *s, struct vsp_request *req,
 		/* sometimes a plausible completion payload */
 		if (fuzz_rnd(s) % 2)
 			memcpy(junk[n], c, sizeof(*c));
-		/*
-		 * At most 32 bytes a packet, the guest's max_pkt_size: a
-		 * longer one is cut to that size by the 6.12 ring reader,
-		 * which then steps to the wrong next packet.
-		 */
+		/* At most 32 bytes a packet (a 16-byte header and payload). */
 		ps[n] = (struct pkt_spec){ fuzz_type(s), fuzz_bogus_id(s),
 					   junk[n], fuzz_rnd(s) % 17 };
 	}
