@@ -574,8 +574,7 @@ int vsp_req_write(struct vsp_request *req, enum vsp_buf which, uint32_t off,
  * 6.12 ring reader take up to its 4 KiB buffer (the guest's max_pkt_size)
  * as one packet and lose its place in the ring: the guest then reads stale
  * ring contents as packets, and the requests whose completions it skipped
- * end with the next rescind, so most of the traffic of a fuzz run waits
- * for a rescind storm while the guest checks a flood of bad packets. Ids 1..1024 are only ever used for the request being completed:
+ * end with the next rescind; so that lie is the rarest. Ids 1..1024 are only ever used for the request being completed:
  * anything else could complete a request the host has not read yet, whose
  * pages it would then write after the guest freed them.
  */
@@ -621,7 +620,7 @@ static void fuzz_completion(struct vsp_slot *s, struct vsp_request *req,
 	uint8_t junk[GROUP_MAX][24];
 	struct pkt_spec ps[GROUP_MAX];
 	struct az_blob_comp real = *c;
-	uint32_t n = 0, i, extra;
+	uint32_t n = 0, i, extra, lie;
 
 	/* made-up packets before the real one */
 	extra = fuzz_rnd(s) % 4;
@@ -665,8 +664,14 @@ static void fuzz_completion(struct vsp_slot *s, struct vsp_request *req,
 	for (i = 0; i < extra; i++)
 		ps[n++] = (struct pkt_spec){ VM_PKT_COMP, req->trans_id, c,
 					     sizeof(*c) };
-	/* a last packet with a bogus length or data offset, 32 bytes long */
-	if (fuzz_rnd(s) % 6 == 0) {
+	/*
+	 * A last packet, 32 bytes long, with a bogus data offset (one group
+	 * in 12) or a bogus length too (one in 256: it makes the guest lose
+	 * its place in the ring until the next rescind, so more often would
+	 * leave little traffic to fuzz).
+	 */
+	lie = fuzz_rnd(s) % 256;
+	if (lie < 22) {
 		static const uint16_t lens[] = { 0, 1, 0xffff, 0x8000 };
 		uint64_t r = fuzz_rnd(s);
 
@@ -675,11 +680,8 @@ static void fuzz_completion(struct vsp_slot *s, struct vsp_request *req,
 		ps[n] = (struct pkt_spec){ fuzz_type(s), fuzz_bogus_id(s),
 					   junk[n], 16 };
 		s->lie = true;
-		s->lie_len8 = lens[fuzz_rnd(s) % 4];
+		s->lie_len8 = lie ? 4 : lens[fuzz_rnd(s) % 4];
 		s->lie_offset8 = fuzz_rnd(s);
-		/* or the true length and a bogus data offset */
-		if (fuzz_rnd(s) % 2)
-			s->lie_len8 = 4;
 		n++;
 	}
 	s->fuzzed += n - 1 - extra;
