@@ -176,12 +176,7 @@ static const struct az_validate_case az_validate_cases[] = {
 			    .response_buffer = AZ_MB(2) }, -E2BIG },
 };
 
-static void az_validate_desc(const struct az_validate_case *c, char *desc)
-{
-	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(az_validate, az_validate_cases, az_validate_desc);
+KUNIT_ARRAY_PARAM_DESC(az_validate, az_validate_cases, name);
 
 static void az_blob_validate_test(struct kunit *test)
 {
@@ -233,12 +228,7 @@ static const struct az_layout_case az_layout_cases[] = {
 	    (AZ_BLOB_MAX_PAGES - 1) * 4096 }, AZ_BLOB_MAX_PAGES },
 };
 
-static void az_layout_desc(const struct az_layout_case *c, char *desc)
-{
-	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(az_layout, az_layout_cases, az_layout_desc);
+KUNIT_ARRAY_PARAM_DESC(az_layout, az_layout_cases, name);
 
 static void az_blob_req_init_test(struct kunit *test)
 {
@@ -1111,12 +1101,7 @@ static const struct az_ioctl_case az_ioctl_cases[] = {
 	  0 },
 };
 
-static void az_ioctl_desc(const struct az_ioctl_case *c, char *desc)
-{
-	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(az_ioctl, az_ioctl_cases, az_ioctl_desc);
+KUNIT_ARRAY_PARAM_DESC(az_ioctl, az_ioctl_cases, name);
 
 static void az_blob_ioctl_test(struct kunit *test)
 {
@@ -1237,12 +1222,7 @@ static const struct az_garbage_case az_garbage_cases[] = {
 	{ "late", AZ_HOST_LATE, 0, 0, 0 },
 };
 
-static void az_garbage_desc(const struct az_garbage_case *c, char *desc)
-{
-	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(az_garbage, az_garbage_cases, az_garbage_desc);
+KUNIT_ARRAY_PARAM_DESC(az_garbage, az_garbage_cases, name);
 
 static void az_blob_completion_test(struct kunit *test)
 {
@@ -1745,12 +1725,7 @@ static const struct az_uring_case az_uring_cases[] = {
 	  .issue_flags = AZ_URING_FLAGS, .ro_response = true, .err = -EFAULT },
 };
 
-static void az_uring_desc(const struct az_uring_case *c, char *desc)
-{
-	strscpy(desc, c->name, KUNIT_PARAM_DESC_SIZE);
-}
-
-KUNIT_ARRAY_PARAM(az_uring, az_uring_cases, az_uring_desc);
+KUNIT_ARRAY_PARAM_DESC(az_uring, az_uring_cases, name);
 
 /* io_uring commands refused before anything reaches the host. */
 static void az_blob_uring_refused_test(struct kunit *test)
