@@ -182,25 +182,6 @@ static void *uring_fn(void *arg)
 	return NULL;
 }
 
-static int tap_n, tap_failed;
-
-static void tap(bool ok, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void tap(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d %s # ", ok ? "ok" : "not ok", ++tap_n, name);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_failed++;
-}
-
 static int cycle(void)
 {
 	int ret;
@@ -493,24 +474,24 @@ static void ring_phase(uint64_t seed, long base)
 
 	ok = ring_out_case(&x, fd, &ring, "out_read", out_vals, 5, why,
 			   sizeof(why));
-	tap(ok, "ring_out_read_index", "%s", why);
+	azb_tap(ok, "ring_out_read_index", "%s", why);
 	ok = ring_out_case(&x, fd, &ring, "out_write", out_vals, 5, why,
 			   sizeof(why));
-	tap(ok, "ring_out_write_index", "%s", why);
+	azb_tap(ok, "ring_out_write_index", "%s", why);
 	close(fd);
 
 	ok = ring_in_case(&x, &ring, in_vals[0], false, why, sizeof(why)) &&
 	     ring_in_case(&x, &ring, in_vals[1], false, why, sizeof(why));
-	tap(ok, "ring_in_write_index_restored", "%s", why);
+	azb_tap(ok, "ring_in_write_index_restored", "%s", why);
 	ok = ring_in_case(&x, &ring, in_vals[2], true, why, sizeof(why));
-	tap(ok, "ring_in_write_index_rescinded", "%s", why);
+	azb_tap(ok, "ring_in_write_index_rescinded", "%s", why);
 
 	/* Afterwards: the device works, nothing pinned, nothing in flight. */
 	fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
 	ok = fd >= 0 && !ring_echo_ok(&x, fd, why, sizeof(why));
 	azb_wait_pins(base, 5000);
 	azb_read_u64(AZB_SYSFS "/in_flight", &in_flight);
-	tap(ok && azb_pins_outstanding() == base && !in_flight,
+	azb_tap(ok && azb_pins_outstanding() == base && !in_flight,
 	    "ring_device_works_pins_match",
 	    "%lu lies; %s pins %ld base %ld in_flight %" PRIu64, x.lies,
 	    ok ? "echo ok," : why, azb_pins_outstanding(), base, in_flight);
@@ -612,12 +593,12 @@ int main(int argc, char **argv)
 				      strerrorname_np(e) ? strerrorname_np(e) :
 				      "?", tot.err[e]);
 	printf("# %s\n", line);
-	tap(!tot.bad && tot.done > 0, "traffic_errors_documented",
+	azb_tap(!tot.bad && tot.done > 0, "traffic_errors_documented",
 	    "%lu bad%s%s", tot.bad, tot.first_bad[0] ? ": " : "",
 	    tot.first_bad);
-	tap(!cycle_bad, "rescind_storms", "%lu rescind/offer cycles, %lu failed",
-	    cycles, cycle_bad);
-	tap(joined == SYNC_THREADS + 1, "traffic_ended",
+	azb_tap(!cycle_bad, "rescind_storms",
+		"%lu rescind/offer cycles, %lu failed", cycles, cycle_bad);
+	azb_tap(joined == SYNC_THREADS + 1, "traffic_ended",
 	    "%lu of %d threads joined", joined, SYNC_THREADS + 1);
 
 	/* The device after the storm. */
@@ -636,7 +617,7 @@ int main(int argc, char **argv)
 		azb_wait_pins(base, 5000);
 		azb_read_u64(AZB_SYSFS "/in_flight", &in_flight);
 		azb_host_stats(0, &st);
-		tap(!ret && azb_pins_outstanding() == base && !in_flight &&
+		azb_tap(!ret && azb_pins_outstanding() == base && !in_flight &&
 		    !st.violations, "device_works_pins_match",
 		    "ret %d %s pins %ld base %ld in_flight %" PRIu64
 		    " violations %ld", ret, why, azb_pins_outstanding(), base,
@@ -647,5 +628,5 @@ int main(int argc, char **argv)
 	ring_phase(seed, base);
 	azb_rig_clean();
 	printf("# host_fuzz: seed %" PRIu64 "\n", seed);
-	return tap_failed ? 1 : 0;
+	return azb_tap_failed() ? 1 : 0;
 }

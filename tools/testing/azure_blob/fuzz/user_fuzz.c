@@ -55,28 +55,6 @@ static uint32_t rnd(uint32_t n)
 	return n ? (uint32_t)(rnd64() % n) : 0;
 }
 
-static int tap_n, tap_failed;
-
-static void tap(bool ok, const char *name, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static void tap(bool ok, const char *name, const char *fmt, ...)
-{
-	va_list ap;
-
-	printf("%s %d %s", ok ? "ok" : "not ok", ++tap_n, name);
-	if (fmt && *fmt) {
-		printf(" # ");
-		va_start(ap, fmt);
-		vprintf(fmt, ap);
-		va_end(ap);
-	}
-	printf("\n");
-	fflush(stdout);
-	if (!ok)
-		tap_failed++;
-}
-
 /* ---- memory ---- */
 
 struct pool {
@@ -379,7 +357,7 @@ static void run_random(int fd, unsigned long iterations)
 	int ret;
 
 	if (!inflight || azb_ring_init(&ring, URING_DEPTH, AZB_RING_FLAGS)) {
-		tap(false, "random_requests", "setup failed");
+		azb_tap(false, "random_requests", "setup failed");
 		return;
 	}
 	while (it < iterations) {
@@ -492,7 +470,7 @@ static void scenario_munmap_held(int fd)
 	}
 	if (azb_wait_pins(base, 5000))
 		ok = 0;
-	tap(ok, "munmap_while_held", "pins %ld (before %ld)",
+	azb_tap(ok, "munmap_while_held", "pins %ld (before %ld)",
 	    azb_pins_outstanding(), base);
 }
 
@@ -561,8 +539,8 @@ static void scenario_close_in_flight(void)
 	azb_host(NULL, 0, "latency 0 0");
 	if (bad || azb_wait_pins(base, 5000))
 		ok = 0;
-	tap(ok, "close_while_in_flight", "%lu requests, %lu bad errors", done,
-	    bad);
+	azb_tap(ok, "close_while_in_flight", "%lu requests, %lu bad errors",
+		done, bad);
 }
 
 /*
@@ -611,7 +589,7 @@ static void scenario_fork_in_flight(int fd)
 	azb_host(NULL, 0, "latency 0 0");
 	if (azb_wait_pins(base, 5000))
 		ok = 0;
-	tap(ok, "fork_while_in_flight", "%s", why);
+	azb_tap(ok, "fork_while_in_flight", "%s", why);
 }
 
 int main(int argc, char **argv)
@@ -676,7 +654,7 @@ int main(int argc, char **argv)
 				      strerrorname_np(e) ? strerrorname_np(e) :
 				      "?", cnt.by_err[e]);
 	printf("# %s\n", line);
-	tap(!cnt.bad_errno && !cnt.bad_len && !cnt.bad_echo &&
+	azb_tap(!cnt.bad_errno && !cnt.bad_len && !cnt.bad_echo &&
 	    cnt.total >= iterations, "random_requests",
 	    "bad errno %lu, bad response_len %lu, bad echo %lu%s%s",
 	    cnt.bad_errno, cnt.bad_len, cnt.bad_echo,
@@ -704,7 +682,7 @@ int main(int argc, char **argv)
 		azb_wait_pins(base, 5000);
 		azb_host_stats(0, &st);
 		azb_read_u64(AZB_SYSFS "/in_flight", &in_flight);
-		tap(!ret && azb_pins_outstanding() == base && !in_flight,
+		azb_tap(!ret && azb_pins_outstanding() == base && !in_flight,
 		    "device_works_pins_match",
 		    "ret %d %s pins %ld base %ld in_flight %" PRIu64
 		    " violations %ld", ret, why, azb_pins_outstanding(), base,
@@ -713,5 +691,5 @@ int main(int argc, char **argv)
 	close(fd);
 	printf("# user_fuzz: seed %" PRIu64 ", %lu requests\n", seed,
 	       cnt.total);
-	return tap_failed ? 1 : 0;
+	return azb_tap_failed() ? 1 : 0;
 }

@@ -476,3 +476,27 @@ long azb_wait_child(pid_t pid, int *status, long ms)
 	}
 	return -1;
 }
+
+static int tap_n, tap_failed;
+
+void azb_tap(bool ok, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("%s %d %s", ok ? "ok" : "not ok", ++tap_n, name);
+	if (fmt && *fmt) {
+		printf(" # ");
+		va_start(ap, fmt);
+		vprintf(fmt, ap);
+		va_end(ap);
+	}
+	printf("\n");
+	fflush(stdout);
+	if (!ok)
+		tap_failed++;
+}
+
+int azb_tap_failed(void)
+{
+	return tap_failed;
+}

@@ -108,4 +108,13 @@ long azb_now_ms(void);
 long azb_wait_child(pid_t pid, int *status, long ms);
 void azb_sleep_ms(long ms);
 
+/*
+ * One TAP line for programs outside the kselftest harness:
+ * "ok N NAME # MESSAGE" (numbered from 1; no " # " for an empty message).
+ */
+void azb_tap(bool ok, const char *name, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* How many azb_tap() lines said "not ok". */
+int azb_tap_failed(void);
+
 #endif /* _AZBLOB_LIB_H */
