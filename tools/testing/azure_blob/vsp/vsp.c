@@ -574,9 +574,10 @@ int vsp_req_write(struct vsp_request *req, enum vsp_buf which, uint32_t off,
  * 6.12 ring reader take up to its 4 KiB buffer (the guest's max_pkt_size)
  * as one packet and lose its place in the ring: the guest then reads stale
  * ring contents as packets, and the requests whose completions it skipped
- * end with the next rescind; so that lie is the rarest. Ids 1..1024 are only ever used for the request being completed:
- * anything else could complete a request the host has not read yet, whose
- * pages it would then write after the guest freed them.
+ * end with the next rescind; so that lie is the rarest. Ids 1..1024 are
+ * only ever used for the request being completed: anything else could
+ * complete a request the host has not read yet, whose pages it would then
+ * write after the guest freed them.
  */
 static uint64_t fuzz_rnd(struct vsp_slot *s)
 {
@@ -1218,17 +1219,6 @@ static int parse_u32(const char *s, uint32_t *v)
 	return 0;
 }
 
-/*
- * `ring <slot> in_write|out_read|out_write <value>`: write an index the
- * guest must not trust into one of the channel's rings and interrupt the
- * guest. in_write is the host's write index of the guest's inbound ring,
- * out_read the host's read index of the outbound ring, out_write the
- * guest's own write index of the outbound ring (which the host can write
- * too: the header is shared). Only values past the end of the ring are
- * taken. While the lie stands the host neither reads the outbound ring nor
- * publishes completions; `ring <slot> restore` writes the saved index back
- * (out_write only if the guest has not replaced the value) and resumes.
- */
 /* The index a `ring` lie overwrites (the header is 4-byte aligned). */
 static uint32_t *lie_index(struct vsp_slot *s, enum ring_lie which)
 {
@@ -1240,6 +1230,18 @@ static uint32_t *lie_index(struct vsp_slot *s, enum ring_lie which)
 	return (uint32_t *)((uint8_t *)h + off);
 }
 
+/*
+ * `ring <slot> in_write|out_read|out_write <value>`: write an index the
+ * guest must not trust into one of the channel's rings and interrupt the
+ * guest. in_write is the host's write index of the guest's inbound ring,
+ * out_read the host's read index of the outbound ring, out_write the
+ * guest's own write index of the outbound ring (which the host can write
+ * too: the header is shared). Only values past the end of the ring are
+ * taken. While the lie stands the host stops using that ring: it reads no
+ * requests after an out_* lie and publishes no completions after an
+ * in_write one. `ring <slot> restore` writes the saved index back
+ * (out_write only if the guest has not replaced the value) and resumes.
+ */
 static void ring_command(uint32_t seq, struct vsp_slot *s, int argc,
 			 char **argv)
 {
@@ -1247,7 +1249,7 @@ static void ring_command(uint32_t seq, struct vsp_slot *s, int argc,
 		[LIE_IN_WRITE] = "in_write", [LIE_OUT_READ] = "out_read",
 		[LIE_OUT_WRITE] = "out_write",
 	};
-	uint32_t *idx, v, expect;
+	uint32_t *idx, v, expect, size;
 	enum ring_lie which;
 
 	if (!s->open || s->broken) {
@@ -1283,7 +1285,8 @@ static void ring_command(uint32_t seq, struct vsp_slot *s, int argc,
 		return;
 	}
 	idx = lie_index(s, which);
-	if (v < (which == LIE_IN_WRITE ? s->in.dsize : s->out.dsize)) {
+	size = which == LIE_IN_WRITE ? s->in.dsize : s->out.dsize;
+	if (v < size) {
 		cmd_reply(seq, EINVAL, "error: %u is inside the ring", v);
 		return;
 	}
@@ -1296,8 +1299,7 @@ static void ring_command(uint32_t seq, struct vsp_slot *s, int argc,
 	vsp_log("slot %u: ring %s %u (was %u)", s->idx, names[which], v,
 		s->lie_saved);
 	ring_guest(VMBUS_EMU_VEC_SLOT(s->idx));
-	cmd_reply(seq, 0, "ok was=%u size=%u", s->lie_saved,
-		  which == LIE_IN_WRITE ? s->in.dsize : s->out.dsize);
+	cmd_reply(seq, 0, "ok was=%u size=%u", s->lie_saved, size);
 }
 
 static void handle_command(uint32_t seq, char *text)
