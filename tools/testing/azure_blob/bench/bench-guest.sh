@@ -33,8 +33,11 @@ run() {
 }
 
 host_latency() {
-	echo "stats 0" > "$CTL" && reply=$(cat "$CTL") || {
-		echo "bench: host stats failed"; rc=1; return; }
+	if ! echo "stats 0" > "$CTL" || ! reply=$(cat "$CTL"); then
+		echo "bench: host stats failed"
+		rc=1
+		return
+	fi
 	fired=${reply##*latency_fired=}
 	fired=${fired%% *}
 	late=${reply##*latency_late_ns=}
@@ -86,7 +89,6 @@ for lat in $lats; do
 	# How late the host's latency timers ended over this block.
 	[ "$lat" = 0 ] || host_latency "$lat"
 done
-
 
 # 2. Throughput by request size at no host latency, null backend. The
 #    largest data buffer is 8190 pages: with one page each for the request

@@ -34,31 +34,27 @@ done
 payload=$OUT/payload
 console=$OUT/console.log
 status=0
-rm -f "$OUT/results.jsonl"
+rm -rf "$payload"
+mkdir -p "$payload"
+cp "$OUT/azblob_bench" "$BENCH_DIR/bench-guest.sh" "$payload/"
+chmod +x "$payload/bench-guest.sh" "$payload/azblob_bench"
 
 # boot PART [QEMU ARG]...: one boot of the VM running bench-guest.sh's
-# PART; its BENCH lines are added to results.jsonl.
+# PART; its console is added to console.log.
 boot() {
-	local part=$1 log=$OUT/console-$1.log
+	local part=$1
 
 	shift
-	rm -rf "$payload"
-	mkdir -p "$payload"
-	cp "$OUT/azblob_bench" "$payload/"
 	{
 		echo '#!/bin/sh'
 		echo "export AZB_BENCH_SECS=$SECS AZB_BENCH_QUICK=$QUICK AZB_BENCH_PART=$part"
 		echo 'exec /bin/sh /opt/azure_blob/bench-guest.sh'
 	} > "$payload/run"
-	cp "$BENCH_DIR/bench-guest.sh" "$payload/"
-	chmod +x "$payload/run" "$payload/bench-guest.sh" \
-		"$payload/azblob_bench"
+	chmod +x "$payload/run"
 	"$RIG_DIR/vm/run-vm.sh" --kernel "$BUILD/vm/vmlinuz" \
 		--modules "$BUILD/rig" --payload "$payload" --mem 1G \
 		--timeout 1500 --vsp-log "$OUT/vsp-$part.log" "$@" |
-		tee "$log" || status=$?
-	sed -n 's/^.*BENCH //p' "$log" | tr -d '\r' >> "$OUT/results.jsonl"
-	cat "$log" >> "$console"
+		tee -a "$console" || status=$?
 }
 
 rm -f "$console"
@@ -69,6 +65,8 @@ boot main
 # time then measures the guest's work per request exactly, free of the
 # host's noise, which in real time is as large as the difference sought.
 boot cpu --qemu-arg=-icount --qemu-arg=shift=0
+
+sed -n 's/^.*BENCH //p' "$console" | tr -d '\r' > "$OUT/results.jsonl"
 
 # For reference: the client's http transport on the host against Azurite,
 # 64 MiB up and down (8 MiB chunks, 4 in flight). Not comparable with the
