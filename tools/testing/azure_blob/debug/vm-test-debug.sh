@@ -85,6 +85,7 @@ done
 rm -rf "$payload"
 mkdir -p "$payload"
 install -m 0755 "$here/run" "$payload/run"
+install -m 0644 "$here/kmemleak.sh" "$payload/kmemleak.sh"
 "$rig/selftests/payload.sh" --build "$build" --out "$payload/selftests" ||
 	exit 1
 echo selftests > "$payload/suites.list"
@@ -144,9 +145,15 @@ strip_log() {
 allow_re=$(sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$allow" |
 	paste -s -d '|')
 
-found=$(strip_log | grep -a -E "$report_re" |
-	{ if [ -n "$allow_re" ]; then grep -a -v -E "$allow_re"; else cat; fi; } |
-	awk '!seen[$0]++')
+# unallowed_reports - the distinct report lines of $log the allow-list
+# does not accept
+unallowed_reports() {
+	strip_log | grep -a -E "$report_re" |
+		{ if [ -n "$allow_re" ]; then grep -a -v -E "$allow_re"; else cat; fi; } |
+		awk '!seen[$0]++'
+}
+
+found=$(unallowed_reports)
 allowed=$(strip_log | grep -a -E "$report_re" |
 	{ if [ -n "$allow_re" ]; then grep -a -E "$allow_re"; else true; fi; } |
 	awk '!seen[$0]++')
@@ -201,11 +208,9 @@ if [ -z "$scan" ] && [ -x "$build/azure_blob/azblob-static" ] &&
 		{ ep=0 ef=1 es=0; }
 	passed=$((passed + ep)) failed=$((failed + ef)) skipped=$((skipped + es))
 	log=$results/e2e-debug.log
-	e2e_found=$(strip_log | grep -a -E "$report_re" |
-		{ if [ -n "$allow_re" ]; then grep -a -v -E "$allow_re"; else cat; fi; } |
-		awk '!seen[$0]++')
+	e2e_found=$(unallowed_reports)
 	leaks=$(tr -d '\r' < "$log" |
-		sed -n 's/^# kmemleak-after-transfers: \([0-9]*\) objects$/\1/p')
+		sed -n 's/^AZBLOB-DEBUG kmemleak-after-transfers rc=0 objects=\([0-9]*\)$/\1/p')
 	if [ -z "$e2e_found" ] && [ "$leaks" = 0 ]; then
 		passed=$((passed + 1))
 		e2e_summary="e2e: $ep passed, $ef failed; no debug reports, kmemleak 0 objects"

@@ -140,6 +140,7 @@ mkdir -p "$P"
 strip -o "$P/azblob" "$BUILD/azure_blob/azblob-static"
 strip -o "$P/rawreq" "$BUILD/e2e/rawreq"
 install -m 0755 "$HERE/guest-run.sh" "$P/run"
+install -m 0644 "$RIG/debug/kmemleak.sh" "$P/kmemleak.sh"
 printf 'PORT=%s\nDEAD_PORT=%s\nHANG_PORT=%s\n' "$PORT" "$DEAD_PORT" \
 	"$HANG_PORT" >"$P/env"
 cp "$WORK/expect" "$P/expect"

@@ -21,11 +21,11 @@ C=e2e
 N=0
 T=/tmp
 
-# The debug kernel: forget what boot left for kmemleak, so that the scan
-# at the end shows what this run leaked.
+# On a kernel with kmemleak (the debug kernel), a pass before and one after
+# the transfers (debug/kmemleak.sh); the caller scans the console.
 if [ -w /sys/kernel/debug/kmemleak ]; then
-	echo scan >/sys/kernel/debug/kmemleak
-	echo clear >/sys/kernel/debug/kmemleak
+	. ./kmemleak.sh
+	kmemleak_pass before-transfers
 fi
 
 ok() { N=$((N + 1)); echo "ok $N - guest: $*"; }
@@ -244,14 +244,6 @@ if [ -n "$acq" ] && [ "$acq" = "$rel" ]; then
 else
 	nok "pin counters: acquired $acq released $rel"
 fi
-# On a kernel with kmemleak (the debug kernel), what the run leaked; the
-# caller scans the console for it.
-if [ -w /sys/kernel/debug/kmemleak ]; then
-	echo scan >/sys/kernel/debug/kmemleak
-	sleep 1
-	echo scan >/sys/kernel/debug/kmemleak
-	sed 's/^/# kmemleak-after-transfers: /' /sys/kernel/debug/kmemleak
-	echo "# kmemleak-after-transfers: $(grep -c 'unreferenced object' /sys/kernel/debug/kmemleak) objects"
-fi
+[ -w /sys/kernel/debug/kmemleak ] && kmemleak_pass after-transfers
 echo "# guest: $N tests"
 exit 0
