@@ -134,6 +134,7 @@ struct azb_transport {
 	/* wait for one completed transfer */
 	struct azb_xfer *(*reap)(struct azb_transport *t);
 	void (*destroy)(struct azb_transport *t);
+	/* submitted and not yet handed back by reap() */
 	unsigned int inflight;
 	unsigned int depth;	/* transfers allowed in flight */
 };

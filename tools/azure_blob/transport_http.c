@@ -166,8 +166,8 @@ static void http_finish(struct http_transport *h, CURL *e, CURLcode rc)
 	h->pool[h->npool++] = e;
 	free(hx);
 	x->tpriv = NULL;
+	/* Still in flight for the caller until reap() hands it back. */
 	h->done[h->ndone++] = x;
-	h->t.inflight--;
 }
 
 static struct azb_xfer *http_reap(struct azb_transport *t)
@@ -191,6 +191,7 @@ static struct azb_xfer *http_reap(struct azb_transport *t)
 		struct azb_xfer *x = h->done[0];
 
 		memmove(h->done, h->done + 1, --h->ndone * sizeof(*h->done));
+		t->inflight--;
 		return x;
 	}
 }

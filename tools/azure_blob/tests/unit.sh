@@ -16,8 +16,9 @@ KEYS=(
 )
 ACCOUNTS=(devstoreaccount1 myaccount)
 
-"$UT" | grep -v '^1\.\.'
-n=$("$UT" | grep -c '^\(not \)\?ok ')
+out=$("$UT")
+printf '%s\n' "$out" | grep -v '^1\.\.'
+n=$(printf '%s\n' "$out" | grep -c '^\(not \)\?ok ')
 
 for i in 0 1; do
 	n=$((n + 1))

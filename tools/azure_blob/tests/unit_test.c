@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Unit tests of libazblob: Shared Key string-to-sign, response head parser,
- * List Blobs XML parser, connection strings. TAP output.
+ * List Blobs XML parser, connection strings, and the http transport's
+ * completion accounting against a local server. TAP output.
  *
  *   unit_test            run the tests
  *   unit_test sts N      print the string-to-sign of vector N
@@ -9,10 +10,15 @@
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "internal.h"
 
 static int tests, failed;
@@ -307,6 +313,136 @@ static void test_config(void)
 	azb_config_free(&c);
 }
 
+/*
+ * The http transport's accounting: inflight counts transfers submitted
+ * and not yet handed back by reap(), as the device transport does. A
+ * server that answers several requests at once makes libcurl finish them
+ * in one pass; a transport that counted them done then would tell a
+ * caller nothing is in flight while completions still wait in its queue,
+ * and the next lone request would reap one of those instead of its own.
+ */
+#define HTTP_ROUNDS	20
+#define HTTP_DEPTH	4
+
+struct http_server {
+	int lfd;
+	int rounds;
+};
+
+static void *http_server_main(void *arg)
+{
+	static const char ok[] =
+		"HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+	struct http_server *srv = arg;
+	int fds[HTTP_DEPTH], r, i;
+
+	for (r = 0; r < srv->rounds; r++) {
+		/* Take every request of the round, then answer them all. */
+		for (i = 0; i < HTTP_DEPTH; i++) {
+			char buf[4096];
+			size_t got = 0;
+			ssize_t n;
+
+			fds[i] = accept(srv->lfd, NULL, NULL);
+			if (fds[i] < 0)
+				return NULL;
+			while (got < sizeof(buf) - 1) {
+				n = read(fds[i], buf + got, sizeof(buf) - 1 - got);
+				if (n <= 0)
+					break;
+				got += n;
+				buf[got] = '\0';
+				if (strstr(buf, "\r\n\r\n"))
+					break;
+			}
+		}
+		usleep(20000);
+		for (i = 0; i < HTTP_DEPTH; i++)
+			if (write(fds[i], ok, sizeof(ok) - 1) < 0)
+				break;
+		for (i = 0; i < HTTP_DEPTH; i++)
+			close(fds[i]);
+	}
+	return NULL;
+}
+
+static void test_http_reap(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t salen = sizeof(sa);
+	struct http_server srv = { .rounds = HTTP_ROUNDS };
+	struct azb_xfer x[HTTP_DEPTH];
+	struct azb_transport *t;
+	struct azb_config cfg;
+	struct azb_error err;
+	char endpoint[64];
+	const char *head =
+		"GET /c/b HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+	unsigned int bad_count = 0, bad_x = 0, reaped = 0, r, i;
+	bool lost = false;
+	pthread_t th;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	srv.lfd = socket(AF_INET, SOCK_STREAM, 0);
+	if (srv.lfd < 0 || bind(srv.lfd, (struct sockaddr *)&sa, sizeof(sa)) ||
+	    listen(srv.lfd, HTTP_DEPTH) ||
+	    getsockname(srv.lfd, (struct sockaddr *)&sa, &salen)) {
+		CHECK(0, "http transport: local server: %s", strerror(errno));
+		return;
+	}
+	snprintf(endpoint, sizeof(endpoint), "http://127.0.0.1:%u",
+		 ntohs(sa.sin_port));
+	azb_config_init(&cfg);
+	cfg.endpoint = strdup(endpoint);
+	cfg.parallel = HTTP_DEPTH;
+	cfg.timeout_ms = 10000;
+	t = azb_transport_http_new(&cfg, &err);
+	if (!t || pthread_create(&th, NULL, http_server_main, &srv)) {
+		CHECK(0, "http transport: set up");
+		return;
+	}
+	for (r = 0; r < HTTP_ROUNDS && !lost; r++) {
+		bool seen[HTTP_DEPTH] = { false };
+
+		memset(x, 0, sizeof(x));
+		for (i = 0; i < HTTP_DEPTH; i++) {
+			x[i].head = head;
+			x[i].head_len = strlen(head);
+			x[i].timeout_ms = cfg.timeout_ms;
+			if (t->submit(t, &x[i]))
+				lost = true;
+		}
+		for (i = 0; i < HTTP_DEPTH && !lost; i++) {
+			struct azb_xfer *got = t->reap(t);
+
+			if (!got) {
+				lost = true;
+				break;
+			}
+			reaped++;
+			if (got < x || got >= x + HTTP_DEPTH ||
+			    seen[got - x] || got->terr)
+				bad_x++;
+			else
+				seen[got - x] = true;
+			if (t->inflight != HTTP_DEPTH - 1 - i)
+				bad_count++;
+		}
+	}
+	CHECK(!lost && reaped == HTTP_ROUNDS * HTTP_DEPTH && !bad_x,
+	      "http transport: %u of %u transfers reaped, each once and ok",
+	      reaped, HTTP_ROUNDS * HTTP_DEPTH);
+	CHECK(!bad_count,
+	      "http transport: inflight counts the unreaped (%u wrong of %u)",
+	      bad_count, reaped);
+	CHECK(!t->reap(t), "http transport: reap with nothing in flight is NULL");
+	t->destroy(t);
+	shutdown(srv.lfd, SHUT_RDWR);	/* wakes a server still in accept() */
+	pthread_join(th, NULL);
+	close(srv.lfd);
+	azb_config_free(&cfg);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3)
@@ -315,6 +451,7 @@ int main(int argc, char **argv)
 	test_response();
 	test_xml();
 	test_config();
+	test_http_reap();
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }
