@@ -11,7 +11,8 @@
 # The source is extracted once per Debian package version into
 # build/debug/linux; objects go to build/debug/obj. The compiler runs under
 # ccache with a fixed cache directory shared with the KUnit suite, so a
-# build from an empty object directory mostly hits the cache. The .config
+# build from an empty object directory mostly hits the cache, in any
+# checkout: paths inside the checkout are hashed as relative ones. The .config
 # is regenerated on every run but only replaced when it changes, so an
 # up-to-date tree does not rebuild. Each build's wall time is appended to
 # build/debug/build-times.log.
@@ -35,6 +36,11 @@ KOBJ="$OUT/obj"
 FRAGMENT="$HERE/debug.config"
 TIMES="$OUT/build-times.log"
 export CCACHE_DIR="${CCACHE_DIR:-/var/cache/hv_azure_blob/ccache}"
+# Hash paths inside the checkout as relative ones and leave the working
+# directory out, so that a fresh clone elsewhere (CI) hits the objects an
+# earlier checkout compiled.
+export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$AZ_BLOB_SRCTREE}"
+export CCACHE_NOHASHDIR=true
 # The make variables must not change from run to run: a different CC
 # rebuilds everything.
 KMAKE=(make -C "$KSRC" O="$KOBJ" CC="ccache gcc")
