@@ -14,6 +14,7 @@
 #   make vm-test|kunit|e2e   the suites of tools/testing/azure_blob/
 #   make bench         sync ioctl versus io_uring in the VM; writes
 #                      build/bench/report.md, results.json and PNG plots
+#   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
 #   make test          check-static, then every other suite; prints the
 #                      totals as the last line
 #
@@ -26,9 +27,9 @@ STATIC  := tools/testing/azure_blob/static
 RIG     := tools/testing/azure_blob
 RESULTS := build/results
 
-# The suites "make test" runs, in order, after check-static. (soak, bench
-# and vm-test-debug take too long for every run; see README.md.)
-TEST_SUITES := vm-test kunit e2e client fuzz
+# The suites "make test" runs, in order, after check-static. (soak and
+# bench take too long for every run; see README.md.)
+TEST_SUITES := vm-test kunit e2e client fuzz vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
 	summary print-suites clean help client vm-test-debug fuzz soak

@@ -20,7 +20,7 @@
 # DIR/results/vm-test-debug.reports. When the e2e binaries are built
 # (make e2e-bin), e2e/e2e.sh then runs on the same kernel and modules
 # (console in DIR/results/e2e-debug.log, E2E_DEBUG_TIMEOUT seconds, default
-# 900); its tests, a scan of its console and its kmemleak count (0
+# 600); its tests, a scan of its console and its kmemleak count (0
 # objects after the transfers) join the counts. --scan only scans a console log
 # saved earlier (after a change of the allow-list, or to check the scan
 # itself) and prints the result; it writes nothing.
@@ -32,8 +32,8 @@ set -u -o pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rig=$(cd "$here/.." && pwd)
 build=""
-timeout=3600
-e2e_timeout=${E2E_DEBUG_TIMEOUT:-900}
+timeout=1200
+e2e_timeout=${E2E_DEBUG_TIMEOUT:-600}
 scan=""
 
 while [ $# -gt 0 ]; do
