@@ -96,7 +96,7 @@ echo selftests > "$payload/suites.list"
 if [ -x "$rig/fuzz/run" ] && [ -x "$build/fuzz/user_fuzz" ] &&
    [ -x "$build/fuzz/host_fuzz" ]; then
 	seed=${FUZZ_SEED:-$(( $(date +%s%N) % 4294967296 ))}
-	host_seed=${FUZZ_HOST_SEED:-$(( (seed * 2654435761) % 4294967296 ))}
+	host_seed=${FUZZ_HOST_SEED:-$(( (seed * 2654435761) & 4294967295 ))}
 	mkdir -p "$payload/fuzz"
 	install -m 0755 "$rig/fuzz/run" "$build/fuzz/user_fuzz" \
 		"$build/fuzz/host_fuzz" "$payload/fuzz/" || exit 1
