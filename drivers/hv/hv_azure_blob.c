@@ -602,14 +602,22 @@ VISIBLE_IF_KUNIT void az_blob_on_channel_callback(void *context)
 	 * stale completion there can name an id now reused by a request the
 	 * host still owns: completing that would unpin pages the host may
 	 * still write. Read nothing until the host puts the index back or
-	 * the channel goes away.
+	 * the channel goes away. The core keeps calling back meanwhile (it
+	 * sees bytes to read): say so once, and once when it is over.
 	 */
 	write_index = READ_ONCE(rbi->ring_buffer->write_index);
 	if (unlikely(write_index >= rbi->ring_datasize)) {
-		dev_err_ratelimited(&dev->hdev->device,
-				    "host's inbound write index %u is past the ring (%u bytes), not reading\n",
-				    write_index, rbi->ring_datasize);
+		if (!dev->inbound_bad)
+			dev_err_ratelimited(&dev->hdev->device,
+					    "host's inbound write index %u is past the ring (%u bytes), not reading\n",
+					    write_index, rbi->ring_datasize);
+		dev->inbound_bad = true;
 		return;
+	}
+	if (unlikely(dev->inbound_bad)) {
+		dev->inbound_bad = false;
+		dev_info_ratelimited(&dev->hdev->device,
+				     "host's inbound write index is back in the ring, reading again\n");
 	}
 
 	foreach_vmbus_pkt(desc, chan) {
@@ -1029,6 +1037,7 @@ VISIBLE_IF_KUNIT int az_blob_open_channel(struct az_blob_dev *dev)
 
 	KUNIT_STATIC_STUB_REDIRECT(az_blob_open_channel, dev);
 
+	dev->inbound_bad = false;
 	chan->max_pkt_size = AZ_BLOB_MAX_PKT_SIZE;
 	chan->rqstor_size = AZ_BLOB_RQSTOR_SIZE;
 	chan->next_request_id_callback = vmbus_next_request_id;

@@ -1399,6 +1399,15 @@ static void az_blob_inbound_index_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, 0);
 	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 1);
 	KUNIT_EXPECT_FALSE(test, completion_done(&c->done));
+	KUNIT_EXPECT_TRUE(test, dev->inbound_bad);
+
+	/* The core calls back again while the index stays bad. */
+	local_bh_disable();
+	az_blob_on_channel_callback(dev);
+	local_bh_enable();
+	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, 0);
+	KUNIT_EXPECT_TRUE(test, dev->inbound_bad);
+	KUNIT_EXPECT_FALSE(test, completion_done(&c->done));
 
 	/* The host puts the index back: the request completes. */
 	rbi->ring_buffer->write_index = len;
@@ -1406,6 +1415,7 @@ static void az_blob_inbound_index_test(struct kunit *test)
 	az_blob_on_channel_callback(dev);
 	local_bh_enable();
 	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, len);
+	KUNIT_EXPECT_FALSE(test, dev->inbound_bad);
 	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c), 0);
 	az_expect_idle(test, dev);
 }

@@ -295,6 +295,39 @@ struct sync_arg {
 	volatile int done;
 };
 
+/* The kernel log from now on: /dev/kmsg, positioned at its end. */
+static int kmsg_open_end(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+/*
+ * Count the records logged since kmsg_open_end() that contain @s1 and
+ * those that contain @s2.
+ */
+static void kmsg_count(int fd, const char *s1, int *n1, const char *s2,
+		       int *n2)
+{
+	char rec[2048];
+	ssize_t r;
+
+	*n1 = *n2 = 0;
+	for (;;) {
+		r = read(fd, rec, sizeof(rec) - 1);
+		if (r < 0 && errno == EPIPE)
+			continue;	/* records overwritten: go on */
+		if (r <= 0)
+			return;
+		rec[r] = '\0';
+		*n1 += !!strstr(rec, s1);
+		*n2 += !!strstr(rec, s2);
+	}
+}
+
 static void *sync_one(void *p)
 {
 	struct sync_arg *a = p;
@@ -310,7 +343,9 @@ static void *sync_one(void *p)
  * (a stale completion in the ring could otherwise free pages the host
  * owns): nothing completes while the lie stands. Then the host either puts
  * the index back, and every request completes byte-exact, or rescinds,
- * and every request ends with ENODEV.
+ * and every request ends with ENODEV. The guest says once that the index
+ * is bad and once that it is back, however often the VMBus core calls the
+ * driver in between.
  */
 static bool ring_in_case(struct ring_ctx *x, struct io_uring *ring,
 			 uint32_t val, bool rescind, char *why, size_t len)
@@ -321,11 +356,17 @@ static bool ring_in_case(struct ring_ctx *x, struct io_uring *ring,
 	pthread_t th;
 	bool ok = false, lost = false;
 	long t0, slept;
-	int fd, i, ret, early = 0, good = 0;
+	int fd, kfd, i, ret, early = 0, good = 0, said_bad, said_back;
 
 	fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
 		snprintf(why, len, "open: %s", strerror(errno));
+		return false;
+	}
+	kfd = kmsg_open_end();
+	if (kfd < 0) {
+		snprintf(why, len, "/dev/kmsg: %s", strerror(errno));
+		close(fd);
 		return false;
 	}
 	ret = azb_host(NULL, 0, "ring 0 in_write %u", val);
@@ -402,18 +443,27 @@ static bool ring_in_case(struct ring_ctx *x, struct io_uring *ring,
 	else
 		good += !sa.ret && !azb_echo_verify(&x->r[4], NULL, why, len);
 	ok = good == 5;
-	if (ok)
+	kmsg_count(kfd, "is past the ring", &said_bad,
+		   "is back in the ring", &said_back);
+	close(kfd);
+	if (ok && (said_bad != 1 || said_back != !rescind)) {
+		ok = false;
+		snprintf(why, len,
+			 "index %u: the guest said %d times that the index is bad and %d times that it is back, want 1 and %d",
+			 val, said_bad, said_back, !rescind);
+	} else if (ok) {
 		snprintf(why, len,
 			 "index %u: nothing completed in %ld ms, then 5 of 5 %s",
 			 val, slept, rescind ? "ENODEV after rescind" :
 			 "byte-exact after restore");
-	else if (lost)
+	} else if (lost) {
 		snprintf(why, len,
 			 "index %u: the ioctl never completed after restore (lost; ended by a rescind)",
 			 val);
-	else
+	} else {
 		snprintf(why, len, "index %u: %d of 5 %s (ioctl %d)", val,
 			 good, rescind ? "ENODEV" : "byte-exact", sa.ret);
+	}
 	close(fd);
 	if (rescind) {
 		if (azb_host(NULL, 0, "offer 0") ||
@@ -425,6 +475,7 @@ static bool ring_in_case(struct ring_ctx *x, struct io_uring *ring,
 	return ok;
 out:
 	pthread_join(th, NULL);
+	close(kfd);
 	close(fd);
 	return false;
 }
