@@ -376,20 +376,27 @@ struct az_test_pkt {
 	};
 };
 
+/* A packet as the host lays it out: the descriptor, then a completion. */
+static void az_pkt_init(struct az_test_pkt *pkt, u16 type, u64 id,
+			u32 datalen, u32 status, u32 response_len)
+{
+	memset(pkt, 0, sizeof(*pkt));
+	pkt->desc.type = type;
+	pkt->desc.offset8 = sizeof(pkt->desc) >> 3;
+	pkt->desc.len8 = (sizeof(pkt->desc) + datalen) >> 3;
+	pkt->desc.trans_id = id;
+	pkt->comp.length = cpu_to_le32(sizeof(pkt->comp));
+	pkt->comp.error = cpu_to_le32(status);
+	pkt->comp.response_len = cpu_to_le32(response_len);
+}
+
 /* Feed one packet to the driver as the channel callback (softirq) would. */
 static void az_host_deliver(struct az_blob_dev *dev, u16 type, u64 id,
 			    u32 datalen, u32 status, u32 response_len)
 {
-	struct az_test_pkt pkt = { };
+	struct az_test_pkt pkt;
 
-	pkt.desc.type = type;
-	pkt.desc.offset8 = sizeof(pkt.desc) >> 3;
-	pkt.desc.len8 = (sizeof(pkt.desc) + datalen) >> 3;
-	pkt.desc.trans_id = id;
-	pkt.comp.length = cpu_to_le32(sizeof(pkt.comp));
-	pkt.comp.error = cpu_to_le32(status);
-	pkt.comp.response_len = cpu_to_le32(response_len);
-
+	az_pkt_init(&pkt, type, id, datalen, status, response_len);
 	local_bh_disable();
 	az_blob_handle_packet(dev, &pkt.desc);
 	local_bh_enable();
@@ -1349,6 +1356,14 @@ static long az_caller_wait(struct kunit *test, struct az_caller *c)
 	return c->ret;
 }
 
+/* Run the channel callback as the VMBus core does: in softirq context. */
+static void az_run_callback(struct az_blob_dev *dev)
+{
+	local_bh_disable();
+	az_blob_on_channel_callback(dev);
+	local_bh_enable();
+}
+
 /*
  * The channel callback on an inbound ring read by the VMBus core's own
  * iterator: a completion waits in the ring, but while the host's write
@@ -1384,17 +1399,12 @@ static void az_blob_inbound_index_test(struct kunit *test)
 
 	/* The completion, its trailer, and a write index past the end. */
 	pkt = (struct az_test_pkt *)rbi->ring_buffer->buffer;
-	pkt->desc.type = VM_PKT_COMP;
-	pkt->desc.offset8 = sizeof(pkt->desc) >> 3;
-	pkt->desc.len8 = sizeof(*pkt) >> 3;
-	pkt->desc.trans_id = host->pkts[0].id;
-	pkt->comp.length = cpu_to_le32(sizeof(pkt->comp));
+	az_pkt_init(pkt, VM_PKT_COMP, host->pkts[0].id,
+		    sizeof(*pkt) - sizeof(pkt->desc), 0, 0);
 	len = sizeof(*pkt) + sizeof(u64);
 	rbi->ring_buffer->write_index = rbi->ring_datasize + len;
 
-	local_bh_disable();
-	az_blob_on_channel_callback(dev);
-	local_bh_enable();
+	az_run_callback(dev);
 	KUNIT_EXPECT_EQ(test, rbi->priv_read_index, 0);
 	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, 0);
 	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 1);
@@ -1402,18 +1412,14 @@ static void az_blob_inbound_index_test(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, dev->inbound_bad);
 
 	/* The core calls back again while the index stays bad. */
-	local_bh_disable();
-	az_blob_on_channel_callback(dev);
-	local_bh_enable();
+	az_run_callback(dev);
 	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, 0);
 	KUNIT_EXPECT_TRUE(test, dev->inbound_bad);
 	KUNIT_EXPECT_FALSE(test, completion_done(&c->done));
 
 	/* The host puts the index back: the request completes. */
 	rbi->ring_buffer->write_index = len;
-	local_bh_disable();
-	az_blob_on_channel_callback(dev);
-	local_bh_enable();
+	az_run_callback(dev);
 	KUNIT_EXPECT_EQ(test, rbi->ring_buffer->read_index, len);
 	KUNIT_EXPECT_FALSE(test, dev->inbound_bad);
 	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c), 0);
