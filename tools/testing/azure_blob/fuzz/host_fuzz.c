@@ -372,6 +372,7 @@ static bool ring_in_case(struct ring_ctx *x, struct io_uring *ring,
 	ret = azb_host(NULL, 0, "ring 0 in_write %u", val);
 	if (ret) {
 		snprintf(why, len, "ring 0 in_write %u: %d", val, ret);
+		close(kfd);
 		close(fd);
 		return false;
 	}
