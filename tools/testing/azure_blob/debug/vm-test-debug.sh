@@ -145,18 +145,22 @@ strip_log() {
 allow_re=$(sed -e '/^[[:space:]]*#/d' -e '/^[[:space:]]*$/d' "$allow" |
 	paste -s -d '|')
 
-# unallowed_reports - the distinct report lines of $log the allow-list
-# does not accept
-unallowed_reports() {
-	strip_log | grep -a -E "$report_re" |
-		{ if [ -n "$allow_re" ]; then grep -a -v -E "$allow_re"; else cat; fi; } |
-		awk '!seen[$0]++'
+# reports allowed|unallowed - the distinct report lines of $log that the
+# allow-list accepts, or those it does not
+reports() {
+	strip_log | grep -a -E "$report_re" | {
+		if [ -z "$allow_re" ]; then
+			[ "$1" = allowed ] || cat
+		elif [ "$1" = allowed ]; then
+			grep -a -E "$allow_re"
+		else
+			grep -a -v -E "$allow_re"
+		fi
+	} | awk '!seen[$0]++'
 }
 
-found=$(unallowed_reports)
-allowed=$(strip_log | grep -a -E "$report_re" |
-	{ if [ -n "$allow_re" ]; then grep -a -E "$allow_re"; else true; fi; } |
-	awk '!seen[$0]++')
+found=$(reports unallowed)
+allowed=$(reports allowed)
 
 # The context of every report: the final kernel log when the guest got
 # that far (complete, in order), else the whole console; the kmemleak
@@ -208,7 +212,7 @@ if [ -z "$scan" ] && [ -x "$build/azure_blob/azblob-static" ] &&
 		{ ep=0 ef=1 es=0; }
 	passed=$((passed + ep)) failed=$((failed + ef)) skipped=$((skipped + es))
 	log=$results/e2e-debug.log
-	e2e_found=$(unallowed_reports)
+	e2e_found=$(reports unallowed)
 	leaks=$(tr -d '\r' < "$log" |
 		sed -n 's/^AZBLOB-DEBUG kmemleak-after-transfers rc=0 objects=\([0-9]*\)$/\1/p')
 	if [ -z "$e2e_found" ] && [ "$leaks" = 0 ]; then
