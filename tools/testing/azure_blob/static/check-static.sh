@@ -55,7 +55,7 @@ finish() {
 
 apt_need build-essential bc bison flex libelf-dev libssl-dev cpio kmod \
 	 sparse dwarves perl python3 python3-sphinx python3-ply python3-git \
-	 g++ git patch xz-utils
+	 g++ git patch rsync xz-utils
 ensure_tree
 
 # The fragment both trees are configured with; olddefconfig drops the
