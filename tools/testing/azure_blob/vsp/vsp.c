@@ -90,6 +90,14 @@ struct vsp_slot {
 	const struct vsp_backend *backend;
 	char backend_arg[512];	/* `backend <slot> NAME ARG`, "" if none */
 	uint32_t latency_us;
+	/*
+	 * `pace`: the host reads at most one packet from the guest's ring per
+	 * pace_us, so the ring fills up behind it; pace_timer brings the loop
+	 * back when the next one is due.
+	 */
+	uint32_t pace_us;
+	uint64_t pace_next_ns;
+	struct vsp_timer pace_timer;
 	enum fault fault;
 	uint32_t fault_arg;
 	uint64_t fuzz_state;	/* PRNG of the fuzz fault */
@@ -1052,6 +1060,31 @@ static void handle_packet(struct vsp_slot *s, const uint8_t *pkt, uint32_t len)
 	}
 }
 
+/* The loop looks at every channel after any event: nothing more to do. */
+static void pace_due(struct vsp_timer *t)
+{
+	(void)t;
+}
+
+/* With `pace`: may the host read the next packet now? */
+static bool pace_allows(struct vsp_slot *s)
+{
+	uint64_t now;
+
+	if (!s->pace_us)
+		return true;
+	now = vsp_now_ns();
+	if (now < s->pace_next_ns) {
+		if (!s->pace_timer.armed) {
+			s->pace_timer.fn = pace_due;
+			vsp_timer_arm(&s->pace_timer, s->pace_next_ns - now);
+		}
+		return false;
+	}
+	s->pace_next_ns = now + (uint64_t)s->pace_us * 1000;
+	return true;
+}
+
 /* Read every packet the guest queued on a channel. Returns packets read. */
 static unsigned int slot_drain(struct vsp_slot *s)
 {
@@ -1074,7 +1107,7 @@ static unsigned int slot_drain(struct vsp_slot *s)
 			break;
 		}
 		used = ring_used(r, rd, wr);
-		if (used == 0)
+		if (used == 0 || !pace_allows(s))
 			break;
 		if (used < sizeof(d) + 8)
 			goto bad;
@@ -1183,6 +1216,8 @@ static void slot_reset_config(struct vsp_slot *s)
 	s->backend = default_backend;
 	s->backend_arg[0] = '\0';
 	s->latency_us = 0;
+	s->pace_us = 0;
+	vsp_timer_cancel(&s->pace_timer);
 	s->fault = F_NONE;
 	s->fault_arg = 0;
 	s->trace = false;
@@ -1371,6 +1406,13 @@ static void handle_command(uint32_t seq, char *text)
 		s->latency_us = v;
 		s->latency_fired = 0;
 		s->latency_late_ns = 0;
+		cmd_reply(seq, 0, "ok");
+	} else if (!strcmp(argv[0], "pace") && argc == 3) {
+		if (parse_u32(argv[2], &v))
+			goto bad;
+		s->pace_us = v;
+		s->pace_next_ns = 0;
+		vsp_timer_cancel(&s->pace_timer);
 		cmd_reply(seq, 0, "ok");
 	} else if (!strcmp(argv[0], "fault") && argc >= 3) {
 		for (i = 0; i < (int)(sizeof(fault_names) / sizeof(fault_names[0])); i++)
