@@ -26,6 +26,7 @@
 #include <linux/module.h>
 #include <linux/mutex.h>
 #include <linux/pci.h>
+#include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
 #include <linux/vmalloc.h>
@@ -89,6 +90,13 @@ struct vmbus_emu {
 static struct vmbus_emu *emu;
 static DEFINE_MUTEX(emu_lock);	/* emu attach/detach vs. debugfs */
 static struct dentry *emu_debugfs;
+/*
+ * debugfs send_delay_us: widen the window of every send by spinning for up
+ * to this long (a random share) before the packet goes into the ring and
+ * again after the host may have seen it, so tests reach the races a
+ * driver has with its own completion and with cancellation.
+ */
+static u32 emu_send_delay_us;
 
 /* ---------------------------------------------------------------------- */
 /* Control queues and doorbells */
@@ -558,8 +566,8 @@ static u32 emu_copy_to_ring(struct hv_ring_buffer_info *rbi, u32 at,
 	return at;
 }
 
-static int emu_ring_write(struct vmbus_channel *chan, const struct kvec *kv,
-			  u32 kv_count, u64 requestid)
+static int __emu_ring_write(struct vmbus_channel *chan, const struct kvec *kv,
+			    u32 kv_count, u64 requestid)
 {
 	struct hv_ring_buffer_info *rbi = &chan->outbound;
 	struct vmpacket_descriptor *desc = kv[0].iov_base;
@@ -642,6 +650,32 @@ static int emu_ring_write(struct vmbus_channel *chan, const struct kvec *kv,
 		return -ENODEV;
 	}
 	return 0;
+}
+
+static void emu_send_delay(void)
+{
+	u32 us = READ_ONCE(emu_send_delay_us);
+
+	if (!us)
+		return;
+	us = get_random_u32_below(us + 1);
+	while (us) {
+		u32 n = min(us, 100U);
+
+		udelay(n);
+		us -= n;
+	}
+}
+
+static int emu_ring_write(struct vmbus_channel *chan, const struct kvec *kv,
+			  u32 kv_count, u64 requestid)
+{
+	int ret;
+
+	emu_send_delay();
+	ret = __emu_ring_write(chan, kv, kv_count, requestid);
+	emu_send_delay();
+	return ret;
 }
 
 int vmbus_sendpacket(struct vmbus_channel *channel, void *buffer,
@@ -1557,6 +1591,8 @@ static int __init vmbus_emu_init(void)
 	emu_debugfs = debugfs_create_dir("vmbus_emu", NULL);
 	debugfs_create_file("host", 0600, emu_debugfs, NULL, &emu_host_fops);
 	debugfs_create_file("pm", 0200, emu_debugfs, NULL, &emu_pm_fops);
+	debugfs_create_u32("send_delay_us", 0600, emu_debugfs,
+			   &emu_send_delay_us);
 	ret = pci_register_driver(&emu_pci_driver);
 	if (ret) {
 		debugfs_remove_recursive(emu_debugfs);
