@@ -20,7 +20,6 @@
  */
 
 #include <linux/debugfs.h>
-#include <linux/delay.h>
 #include <linux/hyperv.h>
 #include <linux/idr.h>
 #include <linux/io_uring/cmd.h>
@@ -60,10 +59,8 @@
 /* Bounds on the pages one device keeps pinned for requests in flight. */
 #define AZ_BLOB_MIN_PINNED	(AZ_BLOB_MAX_PAGES * 3UL)
 #define AZ_BLOB_MAX_PINNED	(SZ_1G >> PAGE_SHIFT)
-/* How long removal waits for the host to complete what it holds. */
+/* How long removal and suspend wait for the host to complete what it holds. */
 #define AZ_BLOB_DRAIN_TIMEOUT	(10 * HZ)
-/* Back-off while the ring to the host is full. */
-#define AZ_BLOB_RING_FULL_SLEEP_US	100
 
 static_assert(sizeof(struct az_blob_request_sync) == 72);
 static_assert(offsetof(struct az_blob_request_sync, guid) == 0);
@@ -80,10 +77,24 @@ static_assert(offsetof(struct az_blob_request_sync, response) == 64);
 static_assert(sizeof(struct az_blob_vsp_request) == 56);
 static_assert(sizeof(struct az_blob_vsp_completion) == 12);
 
+/*
+ * The task state of a wait as @how allows it. A caller waiting here waits
+ * for the host, not for this machine: the killable wait does not count in
+ * the load average.
+ */
+static unsigned int az_blob_wait_state(enum az_blob_wait how)
+{
+	return how == AZ_BLOB_WAIT_INTR ? TASK_INTERRUPTIBLE :
+					  TASK_KILLABLE | TASK_NOLOAD;
+}
+
 static DEFINE_IDA(az_blob_ida);
 static struct dentry *az_blob_debugfs_root;
+/* CPU pages left pinned for good (az_blob_fail_pending()), all devices. */
+static atomic_t az_blob_pages_kept = ATOMIC_INIT(0);
 /* Releases requests whose caller is gone, once the host completes them. */
-static struct workqueue_struct *az_blob_wq;
+VISIBLE_IF_KUNIT struct workqueue_struct *az_blob_wq;
+EXPORT_SYMBOL_IF_KUNIT(az_blob_wq);
 
 static void az_blob_dev_release(struct kref *kref)
 {
@@ -288,6 +299,7 @@ az_blob_req_alloc(struct az_blob_dev *dev, const struct az_blob_request_sync *r)
 		return NULL;
 	}
 	INIT_LIST_HEAD(&req->node);
+	INIT_LIST_HEAD(&req->ring_node);
 	init_completion(&req->done);
 	req->state = AZ_BLOB_REQ_NEW;
 	req->pid = task_tgid_nr(current);
@@ -320,15 +332,19 @@ static bool az_blob_try_reserve(struct az_blob_dev *dev, struct az_blob_req *req
 
 /*
  * Take the request's share of the device's in-flight and pinned-page
- * budget, waiting (killably) while the device is over either bound. Nothing
- * is pinned before this succeeds.
+ * budget, waiting as @how allows while the device is over either bound.
+ * Nothing is pinned before this succeeds.
  */
-static int az_blob_reserve(struct az_blob_dev *dev, struct az_blob_req *req)
+static int az_blob_reserve(struct az_blob_dev *dev, struct az_blob_req *req,
+			   enum az_blob_wait how)
 {
 	int err = 0;
 
-	if (wait_event_killable(dev->budget_wq,
-				az_blob_try_reserve(dev, req, &err)))
+	if (how == AZ_BLOB_WAIT_NEVER)
+		return az_blob_try_reserve(dev, req, &err) ? err : -EAGAIN;
+	if (wait_event_state(dev->budget_wq,
+			     az_blob_try_reserve(dev, req, &err),
+			     az_blob_wait_state(how)))
 		return -EINTR;
 	return err;
 }
@@ -349,6 +365,8 @@ static void az_blob_unpin(struct az_blob_req *req)
 {
 	int i;
 
+	if (req->keep_pages)
+		return;
 	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
 		struct az_blob_buf *b = &req->bufs[i];
 		struct page **pages = req->pages + b->first_page;
@@ -393,8 +411,14 @@ static void az_blob_req_free_work(struct work_struct *work)
 	az_blob_req_free(container_of(work, struct az_blob_req, free_work));
 }
 
-static int az_blob_pin(struct az_blob_req *req)
+/*
+ * Pin the request's pages. With @nowait nothing is faulted in: a page that
+ * is not there (or not writable yet) fails the pin with -EAGAIN, and the
+ * caller tries again where it may sleep.
+ */
+static int az_blob_pin(struct az_blob_req *req, bool nowait)
 {
+	unsigned int nofault = nowait ? FOLL_NOFAULT : 0;
 	int i;
 
 	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
@@ -405,12 +429,14 @@ static int az_blob_pin(struct az_blob_req *req)
 
 		if (!b->nr_pages)
 			continue;
-		ret = pin_user_pages_fast(start, b->nr_pages, b->gup_flags,
-					  pages);
+		ret = pin_user_pages_fast(start, b->nr_pages,
+					  b->gup_flags | nofault, pages);
 		if (ret > 0)
 			b->nr_pinned = ret;
 		if (ret != b->nr_pages) {
 			az_blob_unpin(req);
+			if (nowait)
+				return -EAGAIN;
 			return ret < 0 ? ret : -EFAULT;
 		}
 	}
@@ -430,70 +456,280 @@ VISIBLE_IF_KUNIT int az_blob_send(struct az_blob_dev *dev,
 EXPORT_SYMBOL_IF_KUNIT(az_blob_send);
 
 /*
- * Hand a pinned request to the host. From the moment the packet is in the
- * ring the host owns the request: the completion may even run before the
- * send returns, so the request is on the pending list before it is sent.
+ * Bytes free in the ring to the host. Only while the channel is open: with
+ * &az_blob_dev.chan_rwsem held, or &az_blob_dev.lock and the state OPEN.
  */
-static int az_blob_submit(struct az_blob_dev *dev, struct az_blob_req *req)
+VISIBLE_IF_KUNIT u32 az_blob_ring_space(struct az_blob_dev *dev)
 {
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_ring_space, dev);
+
+	return hv_get_bytes_to_write(&dev->hdev->channel->outbound);
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_ring_space);
+
+/*
+ * Ask the host to interrupt once more than @bytes of the ring to the host
+ * are free (0: no longer). The host interrupts when the free space crosses
+ * that size, so whoever sets it looks at the free space again afterwards.
+ * With &az_blob_dev.chan_rwsem held.
+ */
+VISIBLE_IF_KUNIT void az_blob_ring_notify(struct az_blob_dev *dev, u32 bytes)
+{
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_ring_notify, dev, bytes);
+
+	set_channel_pending_send_size(dev->hdev->channel, bytes);
+	/* Publish the size before the free space is looked at again. */
+	virt_mb();
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_ring_notify);
+
+/* Ring bytes a request's packet takes: the core appends a u64 to it. */
+static u32 az_blob_ring_need(const struct az_blob_req *req)
+{
+	return ALIGN(req->desc_size + sizeof(req->msg), sizeof(u64)) +
+	       sizeof(u64);
+}
+
+static struct az_blob_req *az_blob_first_ring_waiter(struct az_blob_dev *dev)
+{
+	return list_first_entry_or_null(&dev->ring_waiters, struct az_blob_req,
+					ring_node);
+}
+
+/*
+ * Whether a request waiting in az_blob_submit() should look again: it was
+ * cancelled, the device went away, or it is first in line and its packet
+ * fits in the ring now.
+ */
+static bool az_blob_may_retry(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	bool retry;
+
+	spin_lock_bh(&dev->lock);
+	retry = req->cancelled || dev->state == AZ_BLOB_DEV_REMOVED ||
+		(dev->state == AZ_BLOB_DEV_OPEN &&
+		 az_blob_first_ring_waiter(dev) == req &&
+		 az_blob_ring_space(dev) > az_blob_ring_need(req));
+	spin_unlock_bh(&dev->lock);
+	return retry;
+}
+
+/*
+ * Take @req out of the line for ring space; the next in line may try.
+ * Returns the room the new first needs (0: the line is empty) to pass to
+ * az_blob_ring_notify(). With &az_blob_dev.lock held.
+ */
+static u32 az_blob_ring_leave(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	struct az_blob_req *first;
+
+	if (list_empty(&req->ring_node))
+		return dev->ring_wait_need;
+	list_del_init(&req->ring_node);
+	first = az_blob_first_ring_waiter(dev);
+	dev->ring_wait_need = first ? az_blob_ring_need(first) : 0;
+	return dev->ring_wait_need;
+}
+
+/* Put @req in line for ring space. With &az_blob_dev.lock held. */
+static void az_blob_ring_join(struct az_blob_dev *dev, struct az_blob_req *req)
+{
+	if (!list_empty(&req->ring_node))
+		return;
+	list_add_tail(&req->ring_node, &dev->ring_waiters);
+	if (az_blob_first_ring_waiter(dev) == req)
+		dev->ring_wait_need = az_blob_ring_need(req);
+	atomic64_inc(&dev->stats.ring_full_waits);
+}
+
+/* The host is done with a request: give it back to whoever owns it. */
+static void az_blob_req_hand_back(struct az_blob_req *req, bool abandoned);
+
+/*
+ * One attempt at handing @req to the host, with &az_blob_dev.chan_rwsem
+ * held for reading. Returns 0 once the host has it, -EAGAIN when it has to
+ * wait (for the device to resume, for its turn or for room in the ring; it
+ * is then in line for room unless @how is %AZ_BLOB_WAIT_NEVER), or the
+ * error that ends it. On 0, *@abandoned says that io_uring cancelled the
+ * command during the send: the host owns the request, which is now
+ * abandoned, and the caller completes the command with -ECANCELED.
+ */
+static int az_blob_try_send(struct az_blob_dev *dev, struct az_blob_req *req,
+			    enum az_blob_wait how, bool *abandoned)
+{
+	u64 bytes = (u64)req->bufs[AZ_BLOB_BUF_DATA].len +
+		    req->bufs[AZ_BLOB_BUF_REQUEST].len +
+		    req->bufs[AZ_BLOB_BUF_RESPONSE].len;
+	bool hand_back = false, leave_line = false;
+	struct az_blob_req *first;
+	u32 notify = 0;
+	int ret = 0;
+
+	spin_lock_bh(&dev->lock);
+	first = az_blob_first_ring_waiter(dev);
+	if (dev->state == AZ_BLOB_DEV_REMOVED)
+		ret = -ENODEV;
+	else if (req->cancelled)
+		ret = -ECANCELED;
+	else if (dev->state != AZ_BLOB_DEV_OPEN || (first && first != req))
+		ret = -EAGAIN;
+	if (ret == -EAGAIN && how != AZ_BLOB_WAIT_NEVER)
+		az_blob_ring_join(dev, req);
+	if (ret) {
+		spin_unlock_bh(&dev->lock);
+		return ret;
+	}
+	req->seq = ++dev->seq;
+	req->state = AZ_BLOB_REQ_SENDING;
+	list_add_tail(&req->node, &dev->pending);
+	spin_unlock_bh(&dev->lock);
+
+	ret = az_blob_send(dev, req);
+
+	/*
+	 * While SENDING, neither the completion nor a cancellation gives the
+	 * request away: the request and the device are still ours here.
+	 */
+	spin_lock_bh(&dev->lock);
+	if (ret) {
+		list_del_init(&req->node);
+		req->state = AZ_BLOB_REQ_NEW;
+		if (ret == -EAGAIN && req->cancelled) {
+			ret = -ECANCELED;
+		} else if (ret == -EAGAIN && how != AZ_BLOB_WAIT_NEVER) {
+			/* The ring is full: wait for room, in line. */
+			az_blob_ring_join(dev, req);
+			if (az_blob_first_ring_waiter(dev) == req)
+				notify = dev->ring_wait_need;
+		}
+	} else {
+		atomic64_inc(&dev->stats.submitted);
+		atomic64_add(bytes, &dev->stats.bytes);
+		leave_line = !list_empty(&req->ring_node);
+		if (leave_line)
+			notify = az_blob_ring_leave(dev, req);
+		if (req->host_done) {
+			req->state = AZ_BLOB_REQ_DONE;
+			hand_back = true;
+		} else if (req->cancelled) {
+			req->state = AZ_BLOB_REQ_ABANDONED;
+			req->cmd = NULL;
+			*abandoned = true;
+		} else {
+			req->state = AZ_BLOB_REQ_HOST;
+		}
+	}
+	spin_unlock_bh(&dev->lock);
+
+	if (notify || leave_line)
+		az_blob_ring_notify(dev, notify);
+	if (leave_line)
+		wake_up_all(&dev->ring_wq);
+	if (hand_back)
+		az_blob_req_hand_back(req, false);
+	return ret;
+}
+
+/*
+ * Hand a pinned request to the host, waiting as @how allows while the
+ * device is suspended or the ring to the host is full. Requests waiting
+ * for room are sent in the order they came, so a large request is not
+ * overtaken for ever by small ones; the host interrupts when room is made
+ * (pending send size), and the channel callback wakes the line.
+ *
+ * From the moment the packet is in the ring the host owns the request: the
+ * completion may run before the send returns, so the request is on the
+ * pending list (state SENDING) before it is sent.
+ *
+ * Return: 0 when the host owns the request (see az_blob_try_send() for
+ * *@abandoned), else an error and the request is still the caller's.
+ */
+static int az_blob_submit(struct az_blob_dev *dev, struct az_blob_req *req,
+			  enum az_blob_wait how, bool *abandoned)
+{
+	bool open;
+	u32 notify;
 	int ret;
 
+	*abandoned = false;
 	for (;;) {
 		down_read(&dev->chan_rwsem);
-		if (dev->state != AZ_BLOB_DEV_OPEN) {
-			enum az_blob_dev_state state = dev->state;
-
-			up_read(&dev->chan_rwsem);
-			if (state == AZ_BLOB_DEV_REMOVED)
-				return -ENODEV;
-			/* Suspended: wait for resume or removal. */
-			if (wait_event_killable(dev->budget_wq,
-						READ_ONCE(dev->state) !=
-						AZ_BLOB_DEV_SUSPENDED))
-				return -EINTR;
-			continue;
-		}
-
-		spin_lock_bh(&dev->lock);
-		req->seq = ++dev->seq;
-		req->state = AZ_BLOB_REQ_HOST;
-		list_add_tail(&req->node, &dev->pending);
-		spin_unlock_bh(&dev->lock);
-
-		ret = az_blob_send(dev, req);
-		if (ret) {
-			spin_lock_bh(&dev->lock);
-			list_del_init(&req->node);
-			req->state = AZ_BLOB_REQ_NEW;
-			spin_unlock_bh(&dev->lock);
-		}
+		ret = az_blob_try_send(dev, req, how, abandoned);
 		up_read(&dev->chan_rwsem);
-
-		if (ret != -EAGAIN)
+		if (ret != -EAGAIN || how == AZ_BLOB_WAIT_NEVER)
 			break;
-		/* The ring is full; the host drains it without telling us. */
-		if (fatal_signal_pending(current))
-			return -EINTR;
-		usleep_range(AZ_BLOB_RING_FULL_SLEEP_US,
-			     2 * AZ_BLOB_RING_FULL_SLEEP_US);
+		if (wait_event_state(dev->ring_wq,
+				     az_blob_may_retry(dev, req),
+				     az_blob_wait_state(how))) {
+			ret = -EINTR;
+			break;
+		}
 	}
-	if (ret)
-		return ret == -ENODEV ? -ENODEV : -EIO;
+	if (!ret || list_empty(&req->ring_node))
+		return ret;
 
-	atomic64_inc(&dev->stats.submitted);
-	atomic64_add((u64)req->bufs[AZ_BLOB_BUF_DATA].len +
-		     req->bufs[AZ_BLOB_BUF_REQUEST].len +
-		     req->bufs[AZ_BLOB_BUF_RESPONSE].len, &dev->stats.bytes);
-	return 0;
+	/* Out of the line, and let the next one try. */
+	down_read(&dev->chan_rwsem);
+	spin_lock_bh(&dev->lock);
+	notify = az_blob_ring_leave(dev, req);
+	open = dev->state == AZ_BLOB_DEV_OPEN;
+	spin_unlock_bh(&dev->lock);
+	if (open)
+		az_blob_ring_notify(dev, notify);
+	up_read(&dev->chan_rwsem);
+	wake_up_all(&dev->ring_wq);
+	return ret;
 }
 
 static void az_blob_uring_done(struct io_uring_cmd *cmd,
 			       unsigned int issue_flags);
 
+/* io_uring's command API; KUnit plays io_uring here. */
+VISIBLE_IF_KUNIT void az_blob_cmd_done(struct io_uring_cmd *cmd, ssize_t ret,
+				       u64 res2, unsigned int issue_flags)
+{
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_cmd_done, cmd, ret, res2,
+				   issue_flags);
+
+	io_uring_cmd_done(cmd, ret, res2, issue_flags);
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_cmd_done);
+
+VISIBLE_IF_KUNIT void az_blob_cmd_mark_cancelable(struct io_uring_cmd *cmd,
+						  unsigned int issue_flags)
+{
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_cmd_mark_cancelable, cmd,
+				   issue_flags);
+
+	io_uring_cmd_mark_cancelable(cmd, issue_flags);
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_cmd_mark_cancelable);
+
+VISIBLE_IF_KUNIT void
+az_blob_cmd_complete_in_task(struct io_uring_cmd *cmd,
+			     void (*fn)(struct io_uring_cmd *, unsigned int))
+{
+	KUNIT_STATIC_STUB_REDIRECT(az_blob_cmd_complete_in_task, cmd, fn);
+
+	io_uring_cmd_do_in_task_lazy(cmd, fn);
+}
+EXPORT_SYMBOL_IF_KUNIT(az_blob_cmd_complete_in_task);
+
+static void az_blob_req_hand_back(struct az_blob_req *req, bool abandoned)
+{
+	if (abandoned)
+		queue_work(az_blob_wq, &req->free_work);
+	else if (req->cmd)
+		az_blob_cmd_complete_in_task(req->cmd, az_blob_uring_done);
+	else
+		complete(&req->done);
+}
+
 /*
  * The host is done with @req (it completed it, or the channel is closed):
- * record the result and give the request back to whoever owns it now.
- * Any context; the caller has already taken @req off the pending list.
+ * record the result and give the request back to whoever owns it now, or,
+ * while it is being sent, leave that to its submitter. Any context; the
+ * caller has already taken @req off the pending list.
  */
 static void az_blob_req_finish(struct az_blob_req *req, int result,
 			       u32 status, u32 response_len)
@@ -511,17 +747,16 @@ static void az_blob_req_finish(struct az_blob_req *req, int result,
 
 	spin_lock_bh(&dev->lock);
 	prev = req->state;
-	req->state = AZ_BLOB_REQ_DONE;
+	if (prev == AZ_BLOB_REQ_SENDING)
+		req->host_done = true;
+	else
+		req->state = AZ_BLOB_REQ_DONE;
 	if (list_empty(&dev->pending))
 		wake_up_all(&dev->drain_wq);
 	spin_unlock_bh(&dev->lock);
 
-	if (prev == AZ_BLOB_REQ_ABANDONED)
-		queue_work(az_blob_wq, &req->free_work);
-	else if (req->cmd)
-		io_uring_cmd_do_in_task_lazy(req->cmd, az_blob_uring_done);
-	else
-		complete(&req->done);
+	if (prev != AZ_BLOB_REQ_SENDING)
+		az_blob_req_hand_back(req, prev == AZ_BLOB_REQ_ABANDONED);
 }
 
 /**
@@ -594,7 +829,15 @@ VISIBLE_IF_KUNIT void az_blob_on_channel_callback(void *context)
 	struct vmbus_channel *chan = dev->hdev->channel;
 	struct hv_ring_buffer_info *rbi = &chan->inbound;
 	const struct vmpacket_descriptor *desc;
-	u32 write_index;
+	u32 write_index, need;
+
+	/*
+	 * The host interrupts when it made room in the ring to it for the
+	 * first request waiting (az_blob_ring_notify()): let that one try.
+	 */
+	need = READ_ONCE(dev->ring_wait_need);
+	if (need && az_blob_ring_space(dev) > need)
+		wake_up_all(&dev->ring_wq);
 
 	/*
 	 * A write index past the end of the ring is a broken host. The VMBus
@@ -635,22 +878,42 @@ VISIBLE_IF_KUNIT void az_blob_on_channel_callback(void *context)
 EXPORT_SYMBOL_IF_KUNIT(az_blob_on_channel_callback);
 
 /*
- * Fail every request the host still holds. Only after the channel is
- * closed: the host can no longer complete (or touch) them.
+ * Fail every request the host still holds, once the channel is closed and
+ * no completion can come. Closing the channel ends the host's part in it,
+ * but nothing in the protocol says that the host has stopped writing the
+ * pages of requests it did not complete. After a rescind the host has
+ * torn the channel down itself (and the VMBus core frees the ring memory
+ * on the same understanding): their pages are unpinned. Otherwise, with
+ * @keep_pages, they stay pinned for good: counted in the debugfs file
+ * pages_kept, and said once in the log.
  */
-static void az_blob_fail_pending(struct az_blob_dev *dev, int err)
+static void az_blob_fail_pending(struct az_blob_dev *dev, int err,
+				 bool keep_pages)
 {
+	unsigned long kept = 0, nr = 0;
 	struct az_blob_req *req;
 
 	spin_lock_bh(&dev->lock);
 	while ((req = list_first_entry_or_null(&dev->pending,
 					       struct az_blob_req, node))) {
 		list_del_init(&req->node);
+		if (keep_pages) {
+			req->keep_pages = true;
+			kept += req->nr_pages;
+			nr++;
+		}
 		spin_unlock_bh(&dev->lock);
 		az_blob_req_finish(req, err, 0, 0);
 		spin_lock_bh(&dev->lock);
 	}
 	spin_unlock_bh(&dev->lock);
+
+	if (kept) {
+		atomic_add(kept, &az_blob_pages_kept);
+		dev_warn(&dev->hdev->device,
+			 "host did not complete %lu requests before the channel closed: keeping their %lu pages pinned\n",
+			 nr, kept);
+	}
 }
 
 /*
@@ -660,7 +923,8 @@ static void az_blob_fail_pending(struct az_blob_dev *dev, int err)
  */
 static int az_blob_wait(struct az_blob_dev *dev, struct az_blob_req *req)
 {
-	if (!wait_for_completion_killable(&req->done))
+	if (!wait_for_completion_state(&req->done,
+				       az_blob_wait_state(AZ_BLOB_WAIT_KILLABLE)))
 		return 0;
 
 	spin_lock_bh(&dev->lock);
@@ -671,18 +935,17 @@ static int az_blob_wait(struct az_blob_dev *dev, struct az_blob_req *req)
 	}
 	spin_unlock_bh(&dev->lock);
 	/* Completed while we were being killed: finish normally. */
-	wait_for_completion(&req->done);
+	wait_for_completion_state(&req->done, TASK_IDLE);
 	return 0;
 }
 
 /*
  * Everything before a request reaches the host: validate, allocate, take
- * budget, pin, build the packet. With @nowait, fail with -EAGAIN instead of
- * waiting for budget.
+ * budget, pin, build the packet, waiting as @how allows.
  */
 static struct az_blob_req *az_blob_prepare(struct az_blob_dev *dev,
 					   const struct az_blob_request_sync *r,
-					   bool nowait)
+					   enum az_blob_wait how)
 {
 	struct az_blob_req *req;
 	int ret;
@@ -701,12 +964,9 @@ static struct az_blob_req *az_blob_prepare(struct az_blob_dev *dev,
 		return ERR_PTR(-ENOMEM);
 	INIT_WORK(&req->free_work, az_blob_req_free_work);
 
-	if (!nowait)
-		ret = az_blob_reserve(dev, req);
-	else if (!az_blob_try_reserve(dev, req, &ret))
-		ret = -EAGAIN;
+	ret = az_blob_reserve(dev, req, how);
 	if (!ret)
-		ret = az_blob_pin(req);
+		ret = az_blob_pin(req, how == AZ_BLOB_WAIT_NEVER);
 	if (ret) {
 		az_blob_req_free(req);
 		return ERR_PTR(ret);
@@ -721,15 +981,16 @@ az_blob_ioctl_request(struct az_blob_dev *dev,
 {
 	struct az_blob_request_sync r;
 	struct az_blob_req *req;
+	bool abandoned;
 	long ret;
 
 	if (copy_from_user(&r, uarg, sizeof(r)))
 		return -EFAULT;
-	req = az_blob_prepare(dev, &r, false);
+	req = az_blob_prepare(dev, &r, AZ_BLOB_WAIT_KILLABLE);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
 
-	ret = az_blob_submit(dev, req);
+	ret = az_blob_submit(dev, req, AZ_BLOB_WAIT_KILLABLE, &abandoned);
 	if (ret)
 		goto free_req;
 
@@ -787,15 +1048,19 @@ static void az_blob_uring_done(struct io_uring_cmd *cmd,
 	if (!ret)
 		res2 = req->status | (u64)req->response_len << 32;
 	az_blob_req_release_pages(req);
-	io_uring_cmd_done(cmd, ret, res2, issue_flags);
+	az_blob_cmd_done(cmd, ret, res2, issue_flags);
 	az_blob_req_destroy(req);
 }
 
 /*
- * The ring is going away. A command the host still holds is completed now
- * with -ECANCELED and its request abandoned to the completion path, which
- * frees it once the host is done; one the host already completed is left
- * to its pending task work, so each command completes exactly once.
+ * The ring or its task is going away, and io_uring cancels the command (it
+ * calls again until the command is completed). A command the host holds
+ * is completed now with -ECANCELED and its request abandoned to the
+ * completion path, which frees it once the host is done. A command the
+ * host already completed is left to its pending task work. A command not
+ * yet with the host is still being issued from an io-wq worker (waiting
+ * for ring space, or inside the send): it is marked cancelled and its
+ * issuer completes it. Each command completes exactly once.
  */
 static int az_blob_uring_cancel(struct az_blob_dev *dev,
 				struct io_uring_cmd *cmd,
@@ -805,15 +1070,25 @@ static int az_blob_uring_cancel(struct az_blob_dev *dev,
 	bool cancel = false;
 
 	spin_lock_bh(&dev->lock);
-	if (req->state == AZ_BLOB_REQ_HOST) {
+	switch (req->state) {
+	case AZ_BLOB_REQ_HOST:
 		req->state = AZ_BLOB_REQ_ABANDONED;
 		req->cmd = NULL;
 		cancel = true;
+		break;
+	case AZ_BLOB_REQ_NEW:
+	case AZ_BLOB_REQ_SENDING:
+		req->cancelled = true;
+		break;
+	default:
+		break;
 	}
 	spin_unlock_bh(&dev->lock);
 
 	if (cancel)
-		io_uring_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+		az_blob_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+	else
+		wake_up_all(&dev->ring_wq);
 	return 0;
 }
 
@@ -838,7 +1113,9 @@ static int az_blob_uring_request(struct az_blob_dev *dev,
 {
 	const struct az_blob_request_sync *s = io_uring_sqe_cmd(cmd->sqe);
 	struct az_blob_request_sync r = { };
+	enum az_blob_wait how;
 	struct az_blob_req *req;
+	bool abandoned;
 	int ret;
 
 	/* The command area of a 128-byte SQE: the request and 8 spare bytes. */
@@ -853,23 +1130,49 @@ static int az_blob_uring_request(struct az_blob_dev *dev,
 	if (READ_ONCE(*(const u64 *)(s + 1)))
 		return -EINVAL;
 
-	req = az_blob_prepare(dev, &r, issue_flags & IO_URING_F_NONBLOCK);
+	/*
+	 * Issued inline (with the ring's lock held), the command must not
+	 * sleep: what would wait returns -EAGAIN, and io_uring issues the
+	 * command again from an io-wq worker, where it may.
+	 */
+	if ((issue_flags & IO_URING_F_NONBLOCK) ||
+	    !(issue_flags & IO_URING_F_UNLOCKED))
+		how = AZ_BLOB_WAIT_NEVER;
+	else
+		how = AZ_BLOB_WAIT_INTR;
+
+	req = az_blob_prepare(dev, &r, how);
 	if (IS_ERR(req))
 		return PTR_ERR(req);
 	req->cmd = cmd;
 	io_uring_cmd_to_pdu(cmd, struct az_blob_uring_pdu)->req = req;
 
 	/*
-	 * Cancelable before the host can complete it: the completion may run
-	 * on another CPU before az_blob_submit() returns. From here on the
-	 * command is completed with io_uring_cmd_done(), never by a return.
+	 * The command must be cancelable before the host can complete it,
+	 * and must not be once it is handed back to io_uring by a return. An
+	 * io-wq worker issues the command without the ring's lock, beside the
+	 * task that runs the completion's task work and beside io_uring's
+	 * cancellation: it marks the command first, then waits and sends, and
+	 * completes it with az_blob_cmd_done() whatever happens. Issued
+	 * inline, the ring's lock keeps both away until this returns: the
+	 * command is marked once the host has it.
 	 */
-	io_uring_cmd_mark_cancelable(cmd, issue_flags);
-	ret = az_blob_submit(dev, req);
+	if (how == AZ_BLOB_WAIT_INTR)
+		az_blob_cmd_mark_cancelable(cmd, issue_flags);
+	ret = az_blob_submit(dev, req, how, &abandoned);
+	if (ret && how == AZ_BLOB_WAIT_NEVER) {
+		az_blob_req_free(req);
+		return ret;
+	}
 	if (ret) {
 		az_blob_req_release_pages(req);
-		io_uring_cmd_done(cmd, ret, 0, issue_flags);
+		az_blob_cmd_done(cmd, ret, 0, issue_flags);
 		az_blob_req_destroy(req);
+	} else if (abandoned) {
+		/* Cancelled while it was sent: the host owns the request. */
+		az_blob_cmd_done(cmd, -ECANCELED, 0, issue_flags);
+	} else if (how == AZ_BLOB_WAIT_NEVER) {
+		az_blob_cmd_mark_cancelable(cmd, issue_flags);
 	}
 	return -EIOCBQUEUED;
 }
@@ -958,6 +1261,14 @@ static ssize_t bytes_show(struct device *d, struct device_attribute *attr,
 }
 static DEVICE_ATTR_RO(bytes);
 
+static ssize_t ring_full_waits_show(struct device *d,
+				    struct device_attribute *attr, char *buf)
+{
+	return az_blob_stat_show(buf,
+				 &az_blob_from_device(d)->stats.ring_full_waits);
+}
+static DEVICE_ATTR_RO(ring_full_waits);
+
 static ssize_t in_flight_show(struct device *d, struct device_attribute *attr,
 			      char *buf)
 {
@@ -995,6 +1306,7 @@ static struct attribute *az_blob_attrs[] = {
 	&dev_attr_completed.attr,
 	&dev_attr_failed.attr,
 	&dev_attr_bytes.attr,
+	&dev_attr_ring_full_waits.attr,
 	&dev_attr_in_flight.attr,
 	&dev_attr_pinned_pages.attr,
 	&dev_attr_max_in_flight.attr,
@@ -1005,6 +1317,7 @@ ATTRIBUTE_GROUPS(az_blob);
 
 static const char * const az_blob_req_state_names[] = {
 	[AZ_BLOB_REQ_NEW] = "new",
+	[AZ_BLOB_REQ_SENDING] = "sending",
 	[AZ_BLOB_REQ_HOST] = "host",
 	[AZ_BLOB_REQ_ABANDONED] = "abandoned",
 	[AZ_BLOB_REQ_DONE] = "done",
@@ -1058,33 +1371,52 @@ VISIBLE_IF_KUNIT void az_blob_vmbus_close(struct az_blob_dev *dev)
 }
 EXPORT_SYMBOL_IF_KUNIT(az_blob_vmbus_close);
 
-/*
- * Stop new requests, give the host a bounded time to complete what it
- * holds (unless it is gone), close the channel and fail what is left.
- * Called with no lock held; @state is the state the device moves to.
- */
-static void az_blob_close_channel(struct az_blob_dev *dev,
-				  enum az_blob_dev_state state, int err)
+/* Move the device to @state; everyone waiting looks at it again. */
+static void az_blob_set_state(struct az_blob_dev *dev,
+			      enum az_blob_dev_state state)
 {
-	struct vmbus_channel *chan = dev->hdev->channel;
-
 	down_write(&dev->chan_rwsem);
 	spin_lock_bh(&dev->lock);
 	dev->state = state;
 	spin_unlock_bh(&dev->lock);
 	up_write(&dev->chan_rwsem);
-	/* Waiters for budget or resume re-check the state. */
 	wake_up_all(&dev->budget_wq);
+	wake_up_all(&dev->ring_wq);
+}
 
+/*
+ * Stop new requests and give the host a bounded time to complete what it
+ * holds (unless it is gone). Removal then closes the channel and fails what
+ * is left (az_blob_fail_pending()). Suspend never abandons a request: while
+ * the host still holds one it gives up with -EBUSY, which fails the
+ * suspend (or hibernation), and the device takes requests again. Called
+ * with no lock held; @state is the state the device moves to.
+ */
+static int az_blob_close_channel(struct az_blob_dev *dev,
+				 enum az_blob_dev_state state, int err)
+{
+	struct vmbus_channel *chan = dev->hdev->channel;
+	bool drained = true;
+
+	az_blob_set_state(dev, state);
 	/* Suspended earlier, or a failed resume: nothing left to close. */
 	if (!dev->chan_open)
-		return;
+		return 0;
 	if (!chan->rescind)
-		wait_event_timeout(dev->drain_wq, az_blob_pending_empty(dev),
-				   AZ_BLOB_DRAIN_TIMEOUT);
+		drained = wait_event_idle_timeout(dev->drain_wq,
+						  az_blob_pending_empty(dev),
+						  dev->drain_timeout);
+	if (!drained && state == AZ_BLOB_DEV_SUSPENDED) {
+		dev_warn(&dev->hdev->device,
+			 "host still holds requests after %u ms, not suspending\n",
+			 jiffies_to_msecs(dev->drain_timeout));
+		az_blob_set_state(dev, AZ_BLOB_DEV_OPEN);
+		return -EBUSY;
+	}
 	az_blob_vmbus_close(dev);
 	dev->chan_open = false;
-	az_blob_fail_pending(dev, err);
+	az_blob_fail_pending(dev, err, !chan->rescind);
+	return 0;
 }
 
 VISIBLE_IF_KUNIT int az_blob_probe(struct hv_device *hdev,
@@ -1107,8 +1439,11 @@ VISIBLE_IF_KUNIT int az_blob_probe(struct hv_device *hdev,
 	init_rwsem(&dev->chan_rwsem);
 	spin_lock_init(&dev->lock);
 	INIT_LIST_HEAD(&dev->pending);
+	INIT_LIST_HEAD(&dev->ring_waiters);
 	init_waitqueue_head(&dev->budget_wq);
+	init_waitqueue_head(&dev->ring_wq);
 	init_waitqueue_head(&dev->drain_wq);
+	dev->drain_timeout = AZ_BLOB_DRAIN_TIMEOUT;
 	dev->state = AZ_BLOB_DEV_OPEN;
 	dev->max_in_flight = AZ_BLOB_RQSTOR_SIZE;
 	dev->max_pinned = clamp(totalram_pages() / 4, AZ_BLOB_MIN_PINNED,
@@ -1176,15 +1511,15 @@ VISIBLE_IF_KUNIT void az_blob_remove(struct hv_device *hdev)
 }
 EXPORT_SYMBOL_IF_KUNIT(az_blob_remove);
 
-static int az_blob_suspend(struct hv_device *hdev)
+VISIBLE_IF_KUNIT int az_blob_suspend(struct hv_device *hdev)
 {
 	struct az_blob_dev *dev = hv_get_drvdata(hdev);
 
-	az_blob_close_channel(dev, AZ_BLOB_DEV_SUSPENDED, -EIO);
-	return 0;
+	return az_blob_close_channel(dev, AZ_BLOB_DEV_SUSPENDED, -EIO);
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_suspend);
 
-static int az_blob_resume(struct hv_device *hdev)
+VISIBLE_IF_KUNIT int az_blob_resume(struct hv_device *hdev)
 {
 	struct az_blob_dev *dev = hv_get_drvdata(hdev);
 	int ret;
@@ -1195,14 +1530,10 @@ static int az_blob_resume(struct hv_device *hdev)
 		return ret;
 	}
 	dev->chan_open = true;
-	down_write(&dev->chan_rwsem);
-	spin_lock_bh(&dev->lock);
-	dev->state = AZ_BLOB_DEV_OPEN;
-	spin_unlock_bh(&dev->lock);
-	up_write(&dev->chan_rwsem);
-	wake_up_all(&dev->budget_wq);
+	az_blob_set_state(dev, AZ_BLOB_DEV_OPEN);
 	return 0;
 }
+EXPORT_SYMBOL_IF_KUNIT(az_blob_resume);
 
 static const struct hv_vmbus_device_id az_blob_id_table[] = {
 	{ HV_AZURE_BLOB_GUID, },
@@ -1230,6 +1561,8 @@ static int __init az_blob_init(void)
 	if (!az_blob_wq)
 		return -ENOMEM;
 	az_blob_debugfs_root = debugfs_create_dir(KBUILD_MODNAME, NULL);
+	debugfs_create_atomic_t("pages_kept", 0400, az_blob_debugfs_root,
+				&az_blob_pages_kept);
 
 	ret = vmbus_driver_register(&az_blob_drv);
 	if (ret) {

@@ -113,6 +113,11 @@ struct az_blob_buf {
 /**
  * enum az_blob_req_state - who owns a request
  * @AZ_BLOB_REQ_NEW: the submitting caller; the host has not seen it
+ * @AZ_BLOB_REQ_SENDING: the submitting caller, inside the send: the host
+ *	may already have the packet, and may even complete it, but whoever
+ *	else acts on the request (the completion, a cancellation) leaves the
+ *	rest to the submitter, which looks at the request again when the send
+ *	returns
  * @AZ_BLOB_REQ_HOST: the host; the caller waits for it
  * @AZ_BLOB_REQ_ABANDONED: the host; the caller is gone, the completion path
  *	frees it
@@ -120,9 +125,26 @@ struct az_blob_buf {
  */
 enum az_blob_req_state {
 	AZ_BLOB_REQ_NEW,
+	AZ_BLOB_REQ_SENDING,
 	AZ_BLOB_REQ_HOST,
 	AZ_BLOB_REQ_ABANDONED,
 	AZ_BLOB_REQ_DONE,
+};
+
+/**
+ * enum az_blob_wait - how a caller may wait before its request is sent
+ * @AZ_BLOB_WAIT_KILLABLE: the ioctl: only a fatal signal ends a wait
+ * @AZ_BLOB_WAIT_INTR: an io_uring command issued from an io-wq worker: any
+ *	signal ends a wait, and so does io_uring's cancellation, which
+ *	signals the worker
+ * @AZ_BLOB_WAIT_NEVER: an io_uring command issued inline
+ *	(%IO_URING_F_NONBLOCK): never sleep, fail with -EAGAIN instead and
+ *	let io_uring issue the command again from io-wq
+ */
+enum az_blob_wait {
+	AZ_BLOB_WAIT_KILLABLE,
+	AZ_BLOB_WAIT_INTR,
+	AZ_BLOB_WAIT_NEVER,
 };
 
 /**
@@ -144,12 +166,15 @@ enum az_blob_dev_state {
  * @failed: requests that completed with a host status, a protocol error or
  *	because the device went away
  * @bytes: sum of the three buffer lengths of the requests sent
+ * @ring_full_waits: requests that found the ring to the host full (or
+ *	others already waiting for room in it) and waited for room
  */
 struct az_blob_stats {
 	atomic64_t submitted;
 	atomic64_t completed;
 	atomic64_t failed;
 	atomic64_t bytes;
+	atomic64_t ring_full_waits;
 };
 
 /**
@@ -165,17 +190,22 @@ struct az_blob_stats {
  * @chan_rwsem: held for reading while a request is sent to the channel and
  *	for writing while @state changes, so the channel is never closed under
  *	a sender
- * @lock: protects @state, @pending, @nr_in_flight, @nr_pinned, @seq and the
- *	state of every request
+ * @lock: protects @state, @pending, @ring_waiters, @ring_wait_need,
+ *	@nr_in_flight, @nr_pinned, @seq and the state of every request
  * @state: whether requests are accepted
- * @pending: requests the host owns (state HOST or ABANDONED)
+ * @pending: requests the host owns or may own (SENDING, HOST or ABANDONED)
+ * @ring_waiters: requests waiting for room in the ring to the host, oldest
+ *	first; only the first may send while the list is not empty
+ * @ring_wait_need: ring bytes the first of @ring_waiters needs, 0 if none
  * @nr_in_flight: requests holding budget, from reservation until freed
  * @max_in_flight: bound on @nr_in_flight
  * @nr_pinned: CPU pages held by requests in flight
  * @max_pinned: bound on @nr_pinned
  * @seq: sequence number of the last request sent
- * @budget_wq: callers waiting for budget or for the device to resume
+ * @budget_wq: callers waiting for budget
+ * @ring_wq: @ring_waiters, and callers waiting for the device to resume
  * @drain_wq: removal and suspend waiting for @pending to drain
+ * @drain_timeout: how long removal and suspend wait for the host, in jiffies
  * @stats: counters
  * @inbound_bad: the host's inbound write index was past the ring at the
  *	last channel callback; only the channel callback uses it (the VMBus
@@ -194,13 +224,17 @@ struct az_blob_dev {
 	spinlock_t lock; /* state, pending list, budgets, request states */
 	enum az_blob_dev_state state;
 	struct list_head pending;
+	struct list_head ring_waiters;
+	u32 ring_wait_need;
 	u32 nr_in_flight;
 	u32 max_in_flight;
 	unsigned long nr_pinned;
 	unsigned long max_pinned;
 	u64 seq;
 	wait_queue_head_t budget_wq;
+	wait_queue_head_t ring_wq;
 	wait_queue_head_t drain_wq;
+	unsigned long drain_timeout;
 	struct az_blob_stats stats;
 	bool inbound_bad;
 };
@@ -209,12 +243,18 @@ struct az_blob_dev {
  * struct az_blob_req - one request, from validation until the host is done
  * @dev: the device; the request holds a reference
  * @node: entry in &az_blob_dev.pending while the host owns the request
+ * @ring_node: entry in &az_blob_dev.ring_waiters while waiting for room
  * @done: completed when the host is done with the request
  * @free_work: frees an abandoned request after the host completed it
  * @cmd: the io_uring command that carries the request, or NULL for the
  *	ioctl; cleared when the command is cancelled
  * @state: owner of the request, under &az_blob_dev.lock
  * @reserved: the request holds its share of the device's budget
+ * @cancelled: io_uring cancelled the command before it reached the host;
+ *	its issuer completes it (under &az_blob_dev.lock)
+ * @host_done: the host completed the request while it was being sent (under
+ *	&az_blob_dev.lock)
+ * @keep_pages: the host may still write the pages: never unpin them
  * @result: 0, -EPROTO (bad completion) or the error that ended it
  * @status: the host's status
  * @response_len: bytes the host wrote into the response buffer
@@ -235,11 +275,15 @@ struct az_blob_dev {
 struct az_blob_req {
 	struct az_blob_dev *dev;
 	struct list_head node;
+	struct list_head ring_node;
 	struct completion done;
 	struct work_struct free_work;
 	struct io_uring_cmd *cmd;
 	enum az_blob_req_state state;
 	bool reserved;
+	bool cancelled;
+	bool host_done;
+	bool keep_pages;
 	int result;
 	u32 status;
 	u32 response_len;
@@ -274,6 +318,8 @@ static inline u32 az_blob_cpu_pages(u64 addr, u32 len)
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)
+/* Frees abandoned requests; KUnit makes one when the driver did not load. */
+extern struct workqueue_struct *az_blob_wq;
 int az_blob_validate(const struct az_blob_request_sync *r);
 void az_blob_req_init(struct az_blob_req *req,
 		      const struct az_blob_request_sync *r);
@@ -284,6 +330,15 @@ void az_blob_handle_packet(struct az_blob_dev *dev,
 			   const struct vmpacket_descriptor *desc);
 void az_blob_on_channel_callback(void *context);
 int az_blob_send(struct az_blob_dev *dev, struct az_blob_req *req);
+u32 az_blob_ring_space(struct az_blob_dev *dev);
+void az_blob_ring_notify(struct az_blob_dev *dev, u32 bytes);
+void az_blob_cmd_done(struct io_uring_cmd *cmd, ssize_t ret, u64 res2,
+		      unsigned int issue_flags);
+void az_blob_cmd_mark_cancelable(struct io_uring_cmd *cmd,
+				 unsigned int issue_flags);
+void az_blob_cmd_complete_in_task(struct io_uring_cmd *cmd,
+				  void (*fn)(struct io_uring_cmd *,
+					     unsigned int));
 int az_blob_open_channel(struct az_blob_dev *dev);
 void az_blob_vmbus_close(struct az_blob_dev *dev);
 long az_blob_ioctl_request(struct az_blob_dev *dev,
@@ -291,6 +346,8 @@ long az_blob_ioctl_request(struct az_blob_dev *dev,
 int az_blob_uring_cmd(struct io_uring_cmd *cmd, unsigned int issue_flags);
 int az_blob_probe(struct hv_device *hdev, const struct hv_vmbus_device_id *id);
 void az_blob_remove(struct hv_device *hdev);
+int az_blob_suspend(struct hv_device *hdev);
+int az_blob_resume(struct hv_device *hdev);
 #endif
 
 #endif /* _HV_AZURE_BLOB_H */

@@ -99,8 +99,7 @@ struct az_blob_request_sync {
  *   written more than the response buffer holds).
  * * %ENODEV - the device was removed or rescinded by the host, before or
  *   while the request was in flight.
- * * %EIO - the channel to the host failed while sending the request, or
- *   the device was suspended while the host held it.
+ * * %EIO - the channel to the host failed while sending the request.
  * * %EINTR - a fatal signal arrived while waiting (the process is dying).
  * * %ENOTTY - the command is not one of this driver's.
  */
@@ -121,8 +120,10 @@ struct az_blob_request_sync {
  * The completion's ``res`` is 0 when the host completed the request, else a
  * negative errno: those of %IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, %EINVAL also
  * for a ring without SQE128/CQE32 or non-zero trailing bytes, and
- * %ECANCELED when the ring is torn down before the host completes (the
- * buffers then stay pinned until it does). When ``res`` is 0, ``big_cqe[0]``
+ * %ECANCELED when the ring or its task goes away before the host completes
+ * (the buffers then stay pinned until it does) or before the request
+ * reaches the host, and %EINTR when a signal ends the wait of an io_uring
+ * worker before the request reaches the host. When ``res`` is 0, ``big_cqe[0]``
  * holds ``status | (u64)response_len << 32`` (see
  * AZ_BLOB_URING_STATUS() and AZ_BLOB_URING_RESPONSE_LEN()).
  *
