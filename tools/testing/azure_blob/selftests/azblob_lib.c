@@ -303,6 +303,9 @@ int azb_rig_clean(void)
 	azb_host(NULL, 0, "release 1");
 	if (azb_host(NULL, 0, "reset"))
 		ret = -EIO;
+	if (access(AZB_SEND_DELAY, W_OK) == 0 &&
+	    azb_write_text(AZB_SEND_DELAY, "0\n"))
+		ret = -EIO;
 	if (access(AZB_DEV1, F_OK) == 0) {
 		azb_host(NULL, 0, "rescind 1");
 		if (azb_wait_path(AZB_DEV1, false, 5000))
@@ -368,6 +371,22 @@ int azb_wait_pins(long base, int timeout_ms)
 		azb_sleep_ms(20);
 	} while (azb_now_ms() < end);
 	return -ETIMEDOUT;
+}
+
+int azb_write_text(const char *path, const char *text)
+{
+	size_t len = strlen(text);
+	ssize_t n;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, text, len);
+	if (n < 0)
+		n = -errno;
+	close(fd);
+	return n == (ssize_t)len ? 0 : (n < 0 ? (int)n : -EIO);
 }
 
 int azb_read_text(const char *path, char *buf, size_t len)

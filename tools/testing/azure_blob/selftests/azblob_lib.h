@@ -21,6 +21,8 @@
 #define AZB_HOST_CTL		"/sys/kernel/debug/vmbus_emu/host"
 #define AZB_SYSFS		"/sys/class/misc/azure_blob"
 #define AZB_DEBUGFS		"/sys/kernel/debug/hv_azure_blob"
+/* The emulated VMBus's window around every send, in microseconds. */
+#define AZB_SEND_DELAY		"/sys/kernel/debug/vmbus_emu/send_delay_us"
 #define AZB_PAGE		4096UL
 #define AZB_TRAILER		16U
 
@@ -93,6 +95,8 @@ int azb_wait_pins(long base, int timeout_ms);
 /* Read a decimal value from a file. */
 int azb_read_u64(const char *path, uint64_t *val);
 int azb_read_text(const char *path, char *buf, size_t len);
+/* Write @text to a file at once; 0 or -errno. */
+int azb_write_text(const char *path, const char *text);
 
 /*
  * Watchdog: after @sec seconds SIGALRM releases every held request and

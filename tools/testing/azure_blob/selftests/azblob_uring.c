@@ -24,6 +24,13 @@ int azb_ring_prep(struct io_uring *ring, int fd, uint32_t cmd_op,
 		  const struct az_blob_request_sync *r, uint64_t trailer,
 		  uint64_t user_data)
 {
+	return azb_ring_prep_flags(ring, fd, cmd_op, r, trailer, user_data, 0);
+}
+
+int azb_ring_prep_flags(struct io_uring *ring, int fd, uint32_t cmd_op,
+			const struct az_blob_request_sync *r, uint64_t trailer,
+			uint64_t user_data, uint8_t sqe_flags)
+{
 	struct io_uring_sqe *sqe = io_uring_get_sqe(ring);
 	size_t room;
 
@@ -36,6 +43,7 @@ int azb_ring_prep(struct io_uring *ring, int fd, uint32_t cmd_op,
 	sqe->fd = fd;
 	sqe->cmd_op = cmd_op;
 	sqe->user_data = user_data;
+	sqe->flags = sqe_flags;
 	if (room == 80) {
 		memcpy(sqe->cmd, r, sizeof(*r));
 		memcpy(sqe->cmd + sizeof(*r), &trailer, sizeof(trailer));

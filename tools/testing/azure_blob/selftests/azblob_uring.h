@@ -29,6 +29,11 @@ int azb_ring_prep(struct io_uring *ring, int fd, uint32_t cmd_op,
 		  const struct az_blob_request_sync *r, uint64_t trailer,
 		  uint64_t user_data);
 
+/* The same, with @sqe_flags (IOSQE_ASYNC, ...) in the submission. */
+int azb_ring_prep_flags(struct io_uring *ring, int fd, uint32_t cmd_op,
+			const struct az_blob_request_sync *r, uint64_t trailer,
+			uint64_t user_data, uint8_t sqe_flags);
+
 /* The usual command: AZ_BLOB_URING_CMD_REQUEST, trailer 0. */
 static inline int azb_ring_prep_req(struct io_uring *ring, int fd,
 				    const struct az_blob_request_sync *r,

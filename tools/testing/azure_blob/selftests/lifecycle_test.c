@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * Device lifetime: host rescind with requests pending and files open, the
- * device coming back, rescind under load, and two devices at once.
+ * device coming back, rescind under load, two devices at once, suspend and
+ * resume, and unbinding the driver while the host holds a request.
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
@@ -281,9 +282,10 @@ static int pm(const char *op)
 /*
  * Suspend closes the channel and resume reopens it (what the VMBus core
  * does around hibernation). A request made while the device is suspended
- * waits for the resume; one the host holds when the suspend comes is given
- * a bounded time, then fails with EIO once the channel is closed; the
- * device works again after the resume and no page stays pinned.
+ * waits for the resume. One the host holds when the suspend comes is given
+ * a bounded time; the driver never abandons it: the suspend fails with
+ * EBUSY, the device keeps working and the request completes when the host
+ * lets it. Then suspend and resume work, and no page stays pinned.
  */
 TEST_F_TIMEOUT(life, suspend_resume, AZB_LONG_TIMEOUT)
 {
@@ -313,7 +315,7 @@ TEST_F_TIMEOUT(life, suspend_resume, AZB_LONG_TIMEOUT)
 	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(0, io_check(self->fd, 3402));
 
-	/* A request the host holds fails with EIO when the channel closes. */
+	/* A request the host holds keeps the device from suspending. */
 	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 hold"));
 	pid = fork();
 	ASSERT_LE(0, pid);
@@ -323,18 +325,80 @@ TEST_F_TIMEOUT(life, suspend_resume, AZB_LONG_TIMEOUT)
 	}
 	ASSERT_EQ(0, azb_wait_held(0, 1, 5000));
 	start = azb_now_ms();
-	ASSERT_EQ(0, pm("suspend"));
-	/* The driver gave the host its drain time before closing. */
+	EXPECT_EQ(-EBUSY, pm("suspend"));
+	/* The driver gave the host its drain time first. */
 	EXPECT_LE(9000, azb_now_ms() - start);
+	EXPECT_EQ(-1, azb_wait_child(pid, &status, 200))
+		TH_LOG("the held request ended when the suspend failed");
+	/* The host lets go: the request completes; the device works. */
+	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 none"));
 	ASSERT_LE(0, azb_wait_child(pid, &status, 5000));
 	ASSERT_TRUE(WIFEXITED(status));
-	EXPECT_EQ(EIO, WEXITSTATUS(status));
-	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 none"));
-	ASSERT_EQ(0, pm("resume"));
+	EXPECT_EQ(0, WEXITSTATUS(status));
 	EXPECT_EQ(0, io_check(self->fd, 3404));
+	ASSERT_EQ(0, pm("suspend"));
+	ASSERT_EQ(0, pm("resume"));
+	EXPECT_EQ(0, io_check(self->fd, 3405));
 	EXPECT_EQ(0, azb_wait_pins(base, 5000))
 		TH_LOG("outstanding pins %ld, before %ld",
 		       azb_pins_outstanding(), base);
+}
+
+#define AZB_DRIVER	"/sys/bus/vmbus/drivers/hv_azure_blob"
+#define AZB_PAGES_KEPT	AZB_DEBUGFS "/pages_kept"
+
+/*
+ * Unbinding the driver while the host holds a request: the host gets its
+ * drain time, the caller then gets ENODEV, and the request's pages, which
+ * the host may still be writing, stay pinned for good and are counted in
+ * pages_kept. The device binds again and works.
+ */
+TEST_F_TIMEOUT(life, unbind_keeps_pages, AZB_LONG_TIMEOUT)
+{
+	long base = azb_pins_outstanding(), start;
+	uint64_t kept0 = 0, kept = 0;
+	char link[256], *name;
+	int status;
+	ssize_t n;
+	pid_t pid;
+
+	if (access(AZB_DRIVER "/unbind", W_OK) ||
+	    azb_read_u64(AZB_PAGES_KEPT, &kept0))
+		SKIP(return, "no %s/unbind or %s", AZB_DRIVER, AZB_PAGES_KEPT);
+	ASSERT_NE(LONG_MIN, base);
+	n = readlink(AZB_SYSFS "/device", link, sizeof(link) - 1);
+	ASSERT_LT(0, n);
+	link[n] = '\0';
+	name = strrchr(link, '/');
+	name = name ? name + 1 : link;
+
+	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 hold"));
+	pid = fork();
+	ASSERT_LE(0, pid);
+	if (pid == 0) {
+		status = io_check(self->fd, 3500);
+		_exit(status < 0 ? 200 : status);
+	}
+	ASSERT_EQ(0, azb_wait_held(0, 1, 5000));
+	start = azb_now_ms();
+	ASSERT_EQ(0, azb_write_text(AZB_DRIVER "/unbind", name));
+	EXPECT_LE(9000, azb_now_ms() - start);
+	ASSERT_LE(0, azb_wait_child(pid, &status, 5000));
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(ENODEV, WEXITSTATUS(status));
+
+	/* The request's 4 pages stay pinned, and are counted. */
+	ASSERT_EQ(0, azb_read_u64(AZB_PAGES_KEPT, &kept));
+	EXPECT_EQ(4, kept - kept0);
+	EXPECT_EQ(base + (long)(kept - kept0), azb_pins_outstanding());
+
+	ASSERT_EQ(0, azb_host(NULL, 0, "fault 0 none"));
+	ASSERT_EQ(0, azb_write_text(AZB_DRIVER "/bind", name));
+	ASSERT_EQ(0, azb_wait_path(AZB_DEV, true, 5000));
+	close(self->fd);
+	self->fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->fd);
+	EXPECT_EQ(0, io_check(self->fd, 3501));
 }
 
 TEST_HARNESS_MAIN

@@ -9,9 +9,11 @@
 # kernel (DIR/vm/vmlinuz) and the selftest binaries (DIR/selftests) to be
 # built. Assembles the payload in DIR/vm-payload, boots the guest with
 # vm/run-vm.sh, streams the console (TAP) to stdout and to
-# DIR/results/vm-test.log, and writes DIR/results/vm-test.counts as one line
-# "PASSED FAILED SKIPPED". Exits non-zero when a test failed, when no test
-# ran, or when the guest did not finish.
+# DIR/results/vm-test.log; then boots it again with two CPUs for the race
+# tests (DIR/vm-payload-race, DIR/results/vm-test-race.log, which must hold
+# no kernel report), and writes DIR/results/vm-test.counts as one line
+# "PASSED FAILED SKIPPED" for both. Exits non-zero when a test failed, when
+# no test ran, or when the guest did not finish.
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -86,6 +88,40 @@ sleep 1	# let the console reader drain
 end=$(date +%s.%N)
 
 read -r passed failed skipped < <(awk -f "$here/tap-count.awk" "$log")
+
+# The race tests: a boot of their own with two CPUs, so that the io-wq
+# worker, the task running the completions and io_uring's cancellation run
+# side by side. Any kernel report on its console fails one more check.
+race_payload=$build/vm-payload-race
+race_log=$results/vm-test-race.log
+race_rc=1
+if "$here/payload.sh" --build "$build" --out "$race_payload" \
+		--list race.list; then
+	echo "vm-test: booting the guest with 2 CPUs for the race tests"
+	"$rig/vm/run-vm.sh" --kernel "$build/vm/vmlinuz" --modules "$build/rig" \
+		--payload "$race_payload" --timeout "$timeout" --smp 2 \
+		--vsp-log "$results/vm-test-race-vsp.log" "${vsp_args[@]}" \
+		> >(tee "$race_log") 2>&1 &
+	race_pid=$!
+	wait "$race_pid"
+	race_rc=$?
+	sleep 1
+fi
+read -r rp rf rs < <(awk -f "$here/tap-count.awk" "$race_log" 2>/dev/null)
+passed=$((passed + ${rp:-0})) failed=$((failed + ${rf:-0}))
+skipped=$((skipped + ${rs:-0}))
+race_reports=$(tr -d '\r' < "$race_log" 2>/dev/null |
+	grep -a -E 'BUG:|WARNING:|Oops|general protection|refcount_t:|list_(add|del) corruption|RCU.*stall|blocked for more than' |
+	awk '!seen[$0]++')
+if [ "$race_rc" -eq 0 ] && [ -z "$race_reports" ] &&
+   grep -aq 'AZBLOB-SELFTESTS-END' "$race_log"; then
+	passed=$((passed + 1))
+	echo "ok - race boot: no kernel reports"
+else
+	failed=$((failed + 1))
+	echo "not ok - race boot: exit code $race_rc, kernel reports:"
+	sed 's/^/vm-test:   /' <<<"$race_reports" | head -n 20
+fi
 echo "$passed $failed $skipped" > "$counts"
 
 echo
@@ -104,7 +140,8 @@ rm -f "$results/.vm-test-first"
 awk -v a="$start" -v b="$end" 'BEGIN { printf "vm-test: total %.1f s\n", b - a }'
 echo "vm-test: $passed passed, $failed failed, $skipped skipped" \
 	"(counts in $counts)"
-grep -a -E '^not ok ' "$log" | tr -d '\r' | sed 's/^/vm-test: FAILED: /'
+cat "$log" "$race_log" 2>/dev/null | grep -a -E '^not ok ' | tr -d '\r' |
+	sed 's/^/vm-test: FAILED: /'
 
 if ! grep -aq 'AZBLOB-SELFTESTS-END' "$log"; then
 	echo "vm-test: the guest did not finish the tests" >&2

@@ -17,7 +17,7 @@ usage() {
 	cat <<EOF
 usage: $0 --kernel VMLINUZ --modules DIR --payload DIR --timeout SECONDS
           [--interactive] [--vsp-log FILE] [--vsp PATH] [--vsp-arg ARG]...
-          [--extra-bin FILE]... [--mem SIZE] [--qemu-arg ARG]...
+          [--extra-bin FILE]... [--mem SIZE] [--smp N] [--qemu-arg ARG]...
 
   --kernel     guest kernel image (make vm-kernel: build/vm/vmlinuz)
   --modules    directory with vmbus_emu.ko and hv_azure_blob.ko
@@ -30,13 +30,15 @@ usage: $0 --kernel VMLINUZ --modules DIR --payload DIR --timeout SECONDS
   --vsp-arg    extra argument for the VSP (e.g. --vsp-arg=--poll-us=50)
   --extra-bin  file copied to /bin in the guest (repeatable)
   --mem        guest RAM (default 512M)
+  --smp        guest CPUs (default 1; more for the race tests, whose
+               threads must run side by side)
   --qemu-arg   extra argument for QEMU (e.g. --qemu-arg=-icount
                --qemu-arg=shift=0: guest time counts instructions)
 EOF
 	exit 2
 }
 
-KERNEL= MODULES= PAYLOAD= TIMEOUT= INTERACTIVE=0 VSP_LOG= MEM=512M
+KERNEL= MODULES= PAYLOAD= TIMEOUT= INTERACTIVE=0 VSP_LOG= MEM=512M SMP=1
 VSP="$SRCTREE/build/rig/vsp"
 EXTRA_BINS=() VSP_ARGS=() QEMU_ARGS=()
 
@@ -55,6 +57,7 @@ while [ $# -gt 0 ]; do
 	--qemu-arg) QEMU_ARGS+=("$2"); shift 2 ;;
 	--qemu-arg=*) QEMU_ARGS+=("${1#--qemu-arg=}"); shift ;;
 	--mem) MEM=$2; shift 2 ;;
+	--smp) SMP=$2; shift 2 ;;
 	-h|--help) usage ;;
 	*) echo "unknown option: $1" >&2; usage ;;
 	esac
@@ -138,7 +141,7 @@ done
 # ---- QEMU ----
 QEMU=(qemu-system-x86_64 -M pc,memory-backend=ram0
 	-object "memory-backend-file,id=ram0,size=$MEM,mem-path=$RAM_FILE,share=on"
-	-m "$MEM" -smp 1 -vga none -nographic -nic none -no-reboot
+	-m "$MEM" -smp "$SMP" -vga none -nographic -nic none -no-reboot
 	-kernel "$KERNEL" -initrd "$WORK/initrd"
 	-append "console=ttyS0 panic=-1 quiet loglevel=6"
 	-chardev "socket,path=$SOCK,id=ivsh"
