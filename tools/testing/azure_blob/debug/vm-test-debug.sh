@@ -14,7 +14,9 @@
 # (debug/run plus one directory per suite), boots the guest with 1 GiB,
 # streams the console to stdout and to DIR/results/vm-test-debug.log, then
 # scans the whole log for reports (debug/allow-list holds the accepted
-# ones, each with its reason). Writes DIR/results/vm-test-debug.counts
+# ones, each with its reason). A second boot with two CPUs runs the race
+# tests (selftests/race.list) the same way, its console in
+# DIR/results/vm-test-debug-race.log. Writes DIR/results/vm-test-debug.counts
 # ("PASSED FAILED SKIPPED": the selftests plus one check "no debug
 # reports") and the reports with their context to
 # DIR/results/vm-test-debug.reports. When the e2e binaries are built
@@ -53,6 +55,7 @@ modules=$build/debug/modules
 payload=$build/debug/payload
 results=$build/results
 log=$results/vm-test-debug.log
+race_log=$results/vm-test-debug-race.log
 counts=$results/vm-test-debug.counts
 reports=$results/vm-test-debug.reports
 allow=$here/allow-list
@@ -65,7 +68,7 @@ report_re+='|list_del corruption|ODEBUG|suspicious RCU usage|Kernel panic'
 report_re+='|kernel BUG|INFO: task .* blocked'
 
 if [ -n "$scan" ]; then
-	log=$scan counts=/dev/null reports=/dev/stdout
+	log=$scan race_log=/dev/null counts=/dev/null reports=/dev/stdout
 	vm_rc=0 start=0 end=0
 else
 mkdir -p "$results"
@@ -74,7 +77,7 @@ if ! flock -n 9; then
 	echo "vm-test-debug: another run is using $build/debug; waiting"
 	flock 9
 fi
-rm -f "$counts" "$log" "$reports"
+rm -f "$counts" "$log" "$race_log" "$reports"
 
 for f in "$kernel" "$modules/vmbus_emu.ko" "$modules/hv_azure_blob.ko" \
 	 "$build/rig/vsp"; do
@@ -115,6 +118,16 @@ else
 	echo "vm-test-debug: fuzzers not built, running the selftests only"
 fi
 
+# The race tests, for the boot with two CPUs.
+race_payload=$build/debug/payload-race
+rm -rf "$race_payload"
+mkdir -p "$race_payload"
+install -m 0755 "$here/run" "$race_payload/run"
+install -m 0644 "$here/kmemleak.sh" "$race_payload/kmemleak.sh"
+"$rig/selftests/payload.sh" --build "$build" --out "$race_payload/race" \
+	--list race.list || exit 1
+echo race > "$race_payload/suites.list"
+
 vm_pid=""
 trap '[ -n "$vm_pid" ] && rm -f /dev/shm/azblob-vm-ram."$vm_pid".*' EXIT
 
@@ -128,6 +141,17 @@ vm_pid=$!
 wait "$vm_pid"
 vm_rc=$?
 sleep 1	# let the console reader drain
+
+echo "vm-test-debug: booting the debug kernel with 2 CPUs for the race tests"
+"$rig/vm/run-vm.sh" --kernel "$kernel" --modules "$modules" \
+	--payload "$race_payload" --timeout "$timeout" --mem 1G --smp 2 \
+	--vsp "$build/rig/vsp" --vsp-log "$results/vm-test-debug-race-vsp.log" \
+	> >(tee "$race_log") 2>&1 &
+vm_pid=$!
+wait "$vm_pid"
+race_rc=$?
+[ "$race_rc" -eq 0 ] || vm_rc=$race_rc
+sleep 1
 end=$(date +%s.%N)
 fi
 
@@ -161,21 +185,32 @@ reports() {
 
 found=$(reports unallowed)
 allowed=$(reports allowed)
+main_log=$log
+if [ -s "$race_log" ]; then
+	log=$race_log
+	found=$(printf '%s\n%s\n' "$found" "$(reports unallowed)" |
+		sed '/^$/d' | awk '!seen[$0]++')
+	allowed=$(printf '%s\n%s\n' "$allowed" "$(reports allowed)" |
+		sed '/^$/d' | awk '!seen[$0]++')
+	log=$main_log
+fi
 
 # The context of every report: the final kernel log when the guest got
 # that far (complete, in order), else the whole console; the kmemleak
 # lists always (they are not in the kernel log).
 if [ -n "$found" ]; then
-	{
-		if grep -aq '^# dmesg-final: ' "$log"; then
-			tr -d '\r' < "$log" | sed -n 's/^# dmesg-final: //p'
+	for l in "$log" "$race_log"; do
+		[ -s "$l" ] || continue
+		echo "==== $l"
+		if grep -aq '^# dmesg-final: ' "$l"; then
+			tr -d '\r' < "$l" | sed -n 's/^# dmesg-final: //p'
 		else
-			tr -d '\r' < "$log"
+			tr -d '\r' < "$l"
 		fi | grep -a -E -B 2 -A 60 "$report_re"
 		echo "----"
-		tr -d '\r' < "$log" | grep -a '^# kmemleak-' |
+		tr -d '\r' < "$l" | grep -a '^# kmemleak-' |
 			grep -a -v ': *$' || true
-	} > "$reports"
+	done > "$reports"
 fi
 
 # The checks of the debug run itself (on a copy: grep -q in a pipe would
@@ -190,8 +225,19 @@ for m in kmemleak-boot kmemleak-after-suites "rmmod hv_azure_blob" \
 done
 grep -q '^AZBLOB-DEBUG end ' <<<"$markers" ||
 	problems+=("the guest did not finish")
+if [ -z "$scan" ]; then
+	markers=$(tr -d '\r' < "$race_log" 2>/dev/null | grep -a '^AZBLOB-DEBUG ')
+	for m in kmemleak-boot kmemleak-after-suites "rmmod hv_azure_blob" \
+		 "rmmod vmbus_emu" kmemleak-after-rmmod; do
+		grep -q "^AZBLOB-DEBUG $m rc=0" <<<"$markers" ||
+			problems+=("race boot: no successful '$m'")
+	done
+	grep -q '^AZBLOB-DEBUG end ' <<<"$markers" ||
+		problems+=("race boot: the guest did not finish")
+fi
 
-read -r passed failed skipped < <(awk -f "$rig/selftests/tap-count.awk" "$log")
+read -r passed failed skipped < <(cat "$log" "$race_log" 2>/dev/null |
+	awk -f "$rig/selftests/tap-count.awk")
 if [ ${#problems[@]} -eq 0 ]; then
 	passed=$((passed + 1))
 else
@@ -233,7 +279,8 @@ tr -d '\r' < "$log" | sed -n 's/^AZBLOB-DEBUG \(suite .*\)/vm-test-debug: \1/p'
 awk -v a="$start" -v b="$end" 'BEGIN {
 	printf "vm-test-debug: total %.1f s (boot, suites, kmemleak, unload)\n",
 		b - a }'
-grep -a -E '^not ok ' "$log" | tr -d '\r' | sed 's/^/vm-test-debug: FAILED: /'
+cat "$main_log" "$race_log" "$log" 2>/dev/null | grep -a -E '^not ok ' | tr -d '\r' | awk '!seen[$0]++' |
+	sed 's/^/vm-test-debug: FAILED: /'
 if [ -n "$allowed" ]; then
 	echo "vm-test-debug: allowed by $(basename "$allow"):"
 	sed 's/^/vm-test-debug:   /' <<<"$allowed"
