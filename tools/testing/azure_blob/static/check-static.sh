@@ -115,13 +115,16 @@ check apply-patches sync_tree $commits || finish
 
 check kconfig configure "$KOBJ"
 config_ok() {
-	local sym
+	local sym kunit_commit
 
 	for sym in HYPERV HYPERV_AZURE_BLOB; do
 		grep -q "^CONFIG_$sym=m" "$KOBJ/.config" ||
 			{ echo "CONFIG_$sym is not m"; return 1; }
 	done
-	if echo " $commits " | grep -q ' 4 '; then
+	# The commit that adds the KUnit suite, by the file it adds.
+	kunit_commit=$(awk '$2 == "drivers/hv/hv_azure_blob_kunit.c" { print $1 }' \
+		"$PATCHDIR/new-files")
+	if echo " $commits " | grep -q " $kunit_commit "; then
 		grep -q '^CONFIG_HYPERV_AZURE_BLOB_KUNIT_TEST=m' "$KOBJ/.config" ||
 			{ echo "CONFIG_HYPERV_AZURE_BLOB_KUNIT_TEST is not m"; return 1; }
 	fi
