@@ -177,10 +177,6 @@ struct az_blob_stats {
  * @budget_wq: callers waiting for budget or for the device to resume
  * @drain_wq: removal and suspend waiting for @pending to drain
  * @stats: counters
- * @inbound_bad: the host's inbound write index was past the ring at the
- *	last channel callback; only the channel callback uses it (the VMBus
- *	core runs it for one channel at a time), and opening the channel
- *	clears it
  */
 struct az_blob_dev {
 	struct kref kref;
@@ -202,7 +198,6 @@ struct az_blob_dev {
 	wait_queue_head_t budget_wq;
 	wait_queue_head_t drain_wq;
 	struct az_blob_stats stats;
-	bool inbound_bad;
 };
 
 /**
