@@ -393,6 +393,17 @@ static void az_blob_req_free_work(struct work_struct *work)
 	az_blob_req_free(container_of(work, struct az_blob_req, free_work));
 }
 
+/*
+ * The pins last for one request, until the host completes it or the
+ * channel closes: I/O pins, as direct I/O takes on its buffers, however
+ * long the host holds the request (as a storage host may hold a command).
+ * Not FOLL_LONGTERM, which is for memory registered with a device for as
+ * long as the registration lasts: it would refuse writable file-backed
+ * mappings that need dirty tracking and migrate pages on every request.
+ * Not charged to RLIMIT_MEMLOCK (pinned_vm), as block I/O is not: the
+ * pins are bounded by AZ_BLOB_MAX_PAGES Hyper-V pages per request and by
+ * dev->max_pinned per device, and the device node is root's.
+ */
 static int az_blob_pin(struct az_blob_req *req)
 {
 	int i;

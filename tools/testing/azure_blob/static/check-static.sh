@@ -132,6 +132,26 @@ config_ok() {
 }
 check kconfig-symbols config_ok
 
+# A 32-bit kernel cannot have the driver (it depends on 64BIT), though it
+# can have HYPERV: configure i386 with both asked for.
+kconfig_32bit() {
+	local obj="$BUILD/kobj-i386"
+
+	mkdir -p "$obj"
+	[ -f "$obj/.config" ] ||
+		make -s -C "$KSRC" O="$obj" ARCH=i386 i386_defconfig || return 1
+	"$KSRC/scripts/config" --file "$obj/.config" -e HYPERVISOR_GUEST \
+		-e PARAVIRT -e X86_LOCAL_APIC -e PCI -e ACPI -m HYPERV \
+		-m HYPERV_AZURE_BLOB &&
+		make -s -C "$KSRC" O="$obj" ARCH=i386 olddefconfig || return 1
+	grep '^CONFIG_HYPERV' "$obj/.config"
+	grep -q '^CONFIG_HYPERV=m' "$obj/.config" ||
+		{ echo "CONFIG_HYPERV is not m on i386: nothing is shown"; return 1; }
+	! grep -q '^CONFIG_HYPERV_AZURE_BLOB=' "$obj/.config" ||
+		{ echo "CONFIG_HYPERV_AZURE_BLOB is set on i386"; return 1; }
+}
+check kconfig-32bit-no-driver kconfig_32bit
+
 check build-hv-W1-sparse build_hv "$KOBJ" "$LOGS/build-hv.log"
 new_warnings() {
 	warnings "$LOGS/build-hv.log" > "$LOGS/warnings.txt"
