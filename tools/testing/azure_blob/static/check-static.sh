@@ -96,7 +96,7 @@ warnings() {
 commits=$(available_commits 2>"$LOGS/commits.log" | tr '\n' ' ')
 cat "$LOGS/commits.log" >&2
 for n in $(commit_numbers); do
-	echo " $commits " | grep -q " $n " || skip "commit-$n" "files missing"
+	grep -q " $n " <<< " $commits " || skip "commit-$n" "files missing"
 done
 
 # Baseline: the warnings of the pristine tree, computed once.
@@ -124,7 +124,7 @@ config_ok() {
 	# The commit that adds the KUnit suite, by the file it adds.
 	kunit_commit=$(awk '$2 == "drivers/hv/hv_azure_blob_kunit.c" { print $1 }' \
 		"$PATCHDIR/new-files")
-	if echo " $commits " | grep -q " $kunit_commit "; then
+	if grep -q " $kunit_commit " <<< " $commits "; then
 		grep -q '^CONFIG_HYPERV_AZURE_BLOB_KUNIT_TEST=m' "$KOBJ/.config" ||
 			{ echo "CONFIG_HYPERV_AZURE_BLOB_KUNIT_TEST is not m"; return 1; }
 	fi
@@ -184,7 +184,7 @@ checkpatch() {
 		--showfile "$1" 2>&1)
 	echo "$out"
 	# Clean means no error, no warning and no check.
-	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks'
+	grep -q '^total: 0 errors, 0 warnings, 0 checks' <<< "$out"
 }
 for p in "$BUILD"/series/0*.patch; do
 	[ -f "$p" ] || continue
@@ -257,11 +257,12 @@ abi() {
 	done
 	for a in $(sed -n 's@^What:.*/azure_blob\*/\(.*\)$@\1@p' \
 		"$KSRC/Documentation/ABI/testing/sysfs-driver-hv-azure-blob"); do
-		echo "$attrs" | grep -qx "$a" ||
+		grep -qx "$a" <<< "$attrs" ||
 			{ echo "documented attribute $a is not in the driver"; ret=1; }
 	done
-	(cd "$KSRC" && scripts/get_abi.pl search --dir Documentation/ABI \
-		'azure_blob.*in_flight') | grep -q 'sysfs-driver-hv-azure-blob' ||
+	grep -q 'sysfs-driver-hv-azure-blob' < <(cd "$KSRC" &&
+		scripts/get_abi.pl search --dir Documentation/ABI \
+		'azure_blob.*in_flight') ||
 		{ echo "get_abi.pl does not find the entries"; ret=1; }
 	echo "documented: $(echo $attrs)"
 	return $ret
