@@ -194,6 +194,9 @@ for p in "$BUILD"/series/0*.patch; do
 	printf '      %s\n' "$(grep '^total:' "$LOGS/$name.log")"
 done
 
+# The MAINTAINERS entry lists exactly what the series adds, and whom.
+check maintainers-entry "$HERE/check-maintainers.sh"
+
 # kernel-doc: no warning, also with -Wall.
 for f in drivers/hv/hv_azure_blob.c drivers/hv/hv_azure_blob.h \
 	 include/uapi/misc/hv_azure_blob.h drivers/hv/hv_azure_blob_kunit.c; do
