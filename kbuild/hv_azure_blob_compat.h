@@ -5,6 +5,11 @@
  * out of tree against a stock 6.12 kernel. Only the out-of-tree build
  * force-includes this file; the driver source is the same in both builds.
  *
+ * Behaviour is not made up for here: the series' first patch makes the
+ * VMBus core ignore an inbound write index past the end of the ring, and
+ * a stock 6.12 core does not. The driver leaves that check to the core,
+ * so on a stock kernel it relies on the host to keep its index in range.
+ *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
 #ifndef _HV_AZURE_BLOB_COMPAT_H

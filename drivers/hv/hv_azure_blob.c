@@ -415,6 +415,16 @@ static void az_blob_req_free_work(struct work_struct *work)
  * Pin the request's pages. With @nowait nothing is faulted in: a page that
  * is not there (or not writable yet) fails the pin with -EAGAIN, and the
  * caller tries again where it may sleep.
+ *
+ * The pins last for one request, until the host completes it or the
+ * channel closes: I/O pins, as direct I/O takes on its buffers, however
+ * long the host holds the request (as a storage host may hold a command).
+ * Not FOLL_LONGTERM, which is for memory registered with a device for as
+ * long as the registration lasts: it would refuse writable file-backed
+ * mappings that need dirty tracking and migrate pages on every request.
+ * Not charged to RLIMIT_MEMLOCK (pinned_vm), as block I/O is not: the
+ * pins are bounded by AZ_BLOB_MAX_PAGES Hyper-V pages per request and by
+ * dev->max_pinned per device, and the device node is root's.
  */
 static int az_blob_pin(struct az_blob_req *req, bool nowait)
 {
@@ -827,9 +837,8 @@ VISIBLE_IF_KUNIT void az_blob_on_channel_callback(void *context)
 		msecs_to_jiffies(AZ_BLOB_CALLBACK_BUDGET_MS);
 	struct az_blob_dev *dev = context;
 	struct vmbus_channel *chan = dev->hdev->channel;
-	struct hv_ring_buffer_info *rbi = &chan->inbound;
 	const struct vmpacket_descriptor *desc;
-	u32 write_index, need;
+	u32 need;
 
 	/*
 	 * The host interrupts when it made room in the ring to it for the
@@ -840,29 +849,10 @@ VISIBLE_IF_KUNIT void az_blob_on_channel_callback(void *context)
 		wake_up_all(&dev->ring_wq);
 
 	/*
-	 * A write index past the end of the ring is a broken host. The VMBus
-	 * core would read whatever lies at our read index as packets, and a
-	 * stale completion there can name an id now reused by a request the
-	 * host still owns: completing that would unpin pages the host may
-	 * still write. Read nothing until the host puts the index back or
-	 * the channel goes away. The core keeps calling back meanwhile (it
-	 * sees bytes to read): say so once, and once when it is over.
+	 * The VMBus core reads nothing while the host's write index is past
+	 * the end of the ring: a stale completion left in the ring, which
+	 * could name an id reused since, is never taken for a new one.
 	 */
-	write_index = READ_ONCE(rbi->ring_buffer->write_index);
-	if (unlikely(write_index >= rbi->ring_datasize)) {
-		if (!dev->inbound_bad)
-			dev_err_ratelimited(&dev->hdev->device,
-					    "host's inbound write index %u is past the ring (%u bytes), not reading\n",
-					    write_index, rbi->ring_datasize);
-		dev->inbound_bad = true;
-		return;
-	}
-	if (unlikely(dev->inbound_bad)) {
-		dev->inbound_bad = false;
-		dev_info_ratelimited(&dev->hdev->device,
-				     "host's inbound write index is back in the ring, reading again\n");
-	}
-
 	foreach_vmbus_pkt(desc, chan) {
 		/*
 		 * A host flooding the ring must not keep this softirq busy:
@@ -1350,7 +1340,6 @@ VISIBLE_IF_KUNIT int az_blob_open_channel(struct az_blob_dev *dev)
 
 	KUNIT_STATIC_STUB_REDIRECT(az_blob_open_channel, dev);
 
-	dev->inbound_bad = false;
 	chan->max_pkt_size = AZ_BLOB_MAX_PKT_SIZE;
 	chan->rqstor_size = AZ_BLOB_RQSTOR_SIZE;
 	chan->next_request_id_callback = vmbus_next_request_id;

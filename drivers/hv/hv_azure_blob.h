@@ -207,10 +207,6 @@ struct az_blob_stats {
  * @drain_wq: removal and suspend waiting for @pending to drain
  * @drain_timeout: how long removal and suspend wait for the host, in jiffies
  * @stats: counters
- * @inbound_bad: the host's inbound write index was past the ring at the
- *	last channel callback; only the channel callback uses it (the VMBus
- *	core runs it for one channel at a time), and opening the channel
- *	clears it
  */
 struct az_blob_dev {
 	struct kref kref;
@@ -236,7 +232,6 @@ struct az_blob_dev {
 	wait_queue_head_t drain_wq;
 	unsigned long drain_timeout;
 	struct az_blob_stats stats;
-	bool inbound_bad;
 };
 
 /**

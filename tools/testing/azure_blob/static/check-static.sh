@@ -96,7 +96,7 @@ warnings() {
 commits=$(available_commits 2>"$LOGS/commits.log" | tr '\n' ' ')
 cat "$LOGS/commits.log" >&2
 for n in $(commit_numbers); do
-	echo " $commits " | grep -q " $n " || skip "commit-$n" "files missing"
+	grep -q " $n " <<< " $commits " || skip "commit-$n" "files missing"
 done
 
 # Baseline: the warnings of the pristine tree, computed once.
@@ -115,19 +115,42 @@ check apply-patches sync_tree $commits || finish
 
 check kconfig configure "$KOBJ"
 config_ok() {
-	local sym
+	local sym kunit_commit
 
 	for sym in HYPERV HYPERV_AZURE_BLOB; do
 		grep -q "^CONFIG_$sym=m" "$KOBJ/.config" ||
 			{ echo "CONFIG_$sym is not m"; return 1; }
 	done
-	if echo " $commits " | grep -q ' 4 '; then
+	# The commit that adds the KUnit suite, by the file it adds.
+	kunit_commit=$(awk '$2 == "drivers/hv/hv_azure_blob_kunit.c" { print $1 }' \
+		"$PATCHDIR/new-files")
+	if grep -q " $kunit_commit " <<< " $commits "; then
 		grep -q '^CONFIG_HYPERV_AZURE_BLOB_KUNIT_TEST=m' "$KOBJ/.config" ||
 			{ echo "CONFIG_HYPERV_AZURE_BLOB_KUNIT_TEST is not m"; return 1; }
 	fi
 	grep '^CONFIG_HYPERV' "$KOBJ/.config"
 }
 check kconfig-symbols config_ok
+
+# A 32-bit kernel cannot have the driver (it depends on 64BIT), though it
+# can have HYPERV: configure i386 with both asked for.
+kconfig_32bit() {
+	local obj="$BUILD/kobj-i386"
+
+	mkdir -p "$obj"
+	[ -f "$obj/.config" ] ||
+		make -s -C "$KSRC" O="$obj" ARCH=i386 i386_defconfig || return 1
+	"$KSRC/scripts/config" --file "$obj/.config" -e HYPERVISOR_GUEST \
+		-e PARAVIRT -e X86_LOCAL_APIC -e PCI -e ACPI -m HYPERV \
+		-m HYPERV_AZURE_BLOB &&
+		make -s -C "$KSRC" O="$obj" ARCH=i386 olddefconfig || return 1
+	grep '^CONFIG_HYPERV' "$obj/.config"
+	grep -q '^CONFIG_HYPERV=m' "$obj/.config" ||
+		{ echo "CONFIG_HYPERV is not m on i386: nothing is shown"; return 1; }
+	! grep -q '^CONFIG_HYPERV_AZURE_BLOB=' "$obj/.config" ||
+		{ echo "CONFIG_HYPERV_AZURE_BLOB is set on i386"; return 1; }
+}
+check kconfig-32bit-no-driver kconfig_32bit
 
 check build-hv-W1-sparse build_hv "$KOBJ" "$LOGS/build-hv.log"
 new_warnings() {
@@ -161,7 +184,7 @@ checkpatch() {
 		--showfile "$1" 2>&1)
 	echo "$out"
 	# Clean means no error, no warning and no check.
-	echo "$out" | grep -q '^total: 0 errors, 0 warnings, 0 checks'
+	grep -q '^total: 0 errors, 0 warnings, 0 checks' <<< "$out"
 }
 for p in "$BUILD"/series/0*.patch; do
 	[ -f "$p" ] || continue
@@ -170,6 +193,9 @@ for p in "$BUILD"/series/0*.patch; do
 	check "$name" checkpatch "$p"
 	printf '      %s\n' "$(grep '^total:' "$LOGS/$name.log")"
 done
+
+# The MAINTAINERS entry lists exactly what the series adds, and whom.
+check maintainers-entry "$HERE/check-maintainers.sh"
 
 # kernel-doc: no warning, also with -Wall.
 for f in drivers/hv/hv_azure_blob.c drivers/hv/hv_azure_blob.h \
@@ -234,11 +260,12 @@ abi() {
 	done
 	for a in $(sed -n 's@^What:.*/azure_blob\*/\(.*\)$@\1@p' \
 		"$KSRC/Documentation/ABI/testing/sysfs-driver-hv-azure-blob"); do
-		echo "$attrs" | grep -qx "$a" ||
+		grep -qx "$a" <<< "$attrs" ||
 			{ echo "documented attribute $a is not in the driver"; ret=1; }
 	done
-	(cd "$KSRC" && scripts/get_abi.pl search --dir Documentation/ABI \
-		'azure_blob.*in_flight') | grep -q 'sysfs-driver-hv-azure-blob' ||
+	grep -q 'sysfs-driver-hv-azure-blob' < <(cd "$KSRC" &&
+		scripts/get_abi.pl search --dir Documentation/ABI \
+		'azure_blob.*in_flight') ||
 		{ echo "get_abi.pl does not find the entries"; ret=1; }
 	echo "documented: $(echo $attrs)"
 	return $ret

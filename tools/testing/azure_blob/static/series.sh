@@ -18,8 +18,11 @@ HERE="$AZ_BLOB_SRCTREE/tools/testing/azure_blob/static"
 ST="$BUILD/series-tree"
 OUT="$BUILD/series"
 MSG="$PATCHDIR/msg"
-AUTHOR_NAME=${AZ_BLOB_AUTHOR_NAME:-Azure Blob Maintainers}
-AUTHOR_EMAIL=${AZ_BLOB_AUTHOR_EMAIL:-azure-blob-maintainers@example.org}
+# The author and Signed-off-by of every commit: the identity this project
+# commits with, and the M: line of the series' MAINTAINERS entry
+# (check-maintainers.sh fails when the two differ).
+AUTHOR_NAME=${AZ_BLOB_AUTHOR_NAME:-hv_azure_blob developers}
+AUTHOR_EMAIL=${AZ_BLOB_AUTHOR_EMAIL:-hv-azure-blob@users.noreply.local}
 VERSION=${AZ_BLOB_SERIES_VERSION:-6}
 
 gs() { git -C "$ST" -c core.quotepath=off "$@"; }
@@ -30,8 +33,7 @@ if [ ! -d "$ST/.git" ]; then
 	git clone -q --shared --no-checkout "$KSRC" "$ST" || die "clone failed"
 	gs sparse-checkout set --no-cone /MAINTAINERS /drivers/hv/ \
 		/include/linux/hyperv.h /include/uapi/misc/ \
-		/Documentation/userspace-api/ /Documentation/ABI/testing/ \
-		/tools/azure_blob/ /tools/testing/azure_blob/
+		/Documentation/userspace-api/ /Documentation/ABI/testing/
 fi
 gs fetch -q origin +refs/tags/pristine:refs/tags/pristine
 gs checkout -q -f -B series pristine || die "checkout failed"

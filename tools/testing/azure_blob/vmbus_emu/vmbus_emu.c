@@ -316,6 +316,27 @@ EXPORT_SYMBOL_GPL(vmbus_driver_unregister);
 /* ---------------------------------------------------------------------- */
 /* Channel callbacks */
 
+/*
+ * hv_end_read() as the series' VMBus core patch makes it: the bytes to
+ * read are 0 while an index is past the end of the ring, so a host that
+ * puts the inbound write index there does not keep the tasklet running.
+ * The stock 6.12 headers this module builds against lack that check.
+ */
+static u32 emu_end_read(struct hv_ring_buffer_info *rbi)
+{
+	u32 dsize = rbi->ring_datasize;
+	u32 read, write;
+
+	rbi->ring_buffer->interrupt_mask = 0;
+	/* The mask is clear before the indices are read again. */
+	virt_mb();
+	read = READ_ONCE(rbi->ring_buffer->read_index);
+	write = READ_ONCE(rbi->ring_buffer->write_index);
+	if (unlikely(read >= dsize || write >= dsize))
+		return 0;
+	return write >= read ? write - read : dsize - read + write;
+}
+
 static void emu_on_event(struct tasklet_struct *t)
 {
 	struct vmbus_channel *chan = from_tasklet(chan, t, callback_event);
@@ -329,7 +350,7 @@ static void emu_on_event(struct tasklet_struct *t)
 		fn(chan->channel_callback_context);
 		if (chan->callback_mode != HV_CALL_BATCHED)
 			return;
-		if (likely(hv_end_read(&chan->inbound) == 0))
+		if (likely(emu_end_read(&chan->inbound) == 0))
 			return;
 		hv_begin_read(&chan->inbound);
 	} while (likely(time_before(jiffies, time_limit)));
@@ -733,12 +754,24 @@ int vmbus_sendpacket_mpb_desc(struct vmbus_channel *channel,
 }
 EXPORT_SYMBOL_GPL(vmbus_sendpacket_mpb_desc);
 
-static u32 emu_iter_avail(const struct hv_ring_buffer_info *rbi)
+/*
+ * hv_pkt_iter_avail() of the patched core: nothing to read while the
+ * host's write index is past the end of the ring, with the core's
+ * ratelimited message.
+ */
+static u32 emu_iter_avail(const struct vmbus_channel *chan)
 {
+	const struct hv_ring_buffer_info *rbi = &chan->inbound;
 	u32 priv = rbi->priv_read_index;
 	/* The host writes the packet, then releases the write index. */
 	u32 write = virt_load_acquire(&rbi->ring_buffer->write_index);
 
+	if (unlikely(write >= rbi->ring_datasize)) {
+		pr_err_ratelimited("inbound ring write index out of range: relid %u write %u size %u\n",
+				   chan->offermsg.child_relid, write,
+				   rbi->ring_datasize);
+		return 0;
+	}
 	return write >= priv ? write - priv : rbi->ring_datasize - priv + write;
 }
 
@@ -748,7 +781,7 @@ struct vmpacket_descriptor *hv_pkt_iter_first(struct vmbus_channel *channel)
 	struct vmpacket_descriptor *desc, *copy;
 	u32 avail, len, off;
 
-	avail = emu_iter_avail(rbi);
+	avail = emu_iter_avail(channel);
 	if (avail < sizeof(*desc))
 		return NULL;
 	avail = min(rbi->pkt_buffer_size, avail);

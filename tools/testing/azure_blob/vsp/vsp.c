@@ -1273,8 +1273,8 @@ static uint32_t *lie_index(struct vsp_slot *s, enum ring_lie which)
  * guest's own write index of the outbound ring (which the host can write
  * too: the header is shared). Only values past the end of the ring are
  * taken. While the lie stands the host stops using that ring: it reads no
- * requests after an out_* lie and publishes no completions after an
- * in_write one. `ring <slot> restore` writes the saved index back
+ * requests after an out_* lie, and publishes no completions and resends
+ * no interrupts after an in_write one. `ring <slot> restore` writes the saved index back
  * (out_write only if the guest has not replaced the value) and resumes.
  */
 static void ring_command(uint32_t seq, struct vsp_slot *s, int argc,
@@ -1710,7 +1710,11 @@ static void kick_stale(void)
 
 	for (i = 0; i < VMBUS_EMU_MAX_SLOTS; i++) {
 		s = &slots[i];
-		if (!s->open || s->broken)
+		/*
+		 * Behind a write index put past the end of the ring nothing
+		 * waits for the guest: no interrupt is lost.
+		 */
+		if (!s->open || s->broken || s->lie_ring == LIE_IN_WRITE)
 			continue;
 		rd = __atomic_load_n(&s->in.hdr->read_index, __ATOMIC_ACQUIRE);
 		wr = __atomic_load_n(&s->in.hdr->write_index, __ATOMIC_ACQUIRE);
