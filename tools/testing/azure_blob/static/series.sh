@@ -31,10 +31,11 @@ ensure_tree
 if [ ! -d "$ST/.git" ]; then
 	rm -rf "$ST"
 	git clone -q --shared --no-checkout "$KSRC" "$ST" || die "clone failed"
-	gs sparse-checkout set --no-cone /MAINTAINERS /drivers/hv/ \
-		/include/linux/hyperv.h /include/uapi/misc/ \
-		/Documentation/userspace-api/ /Documentation/ABI/testing/
 fi
+# The files the series touches (set on every run: the list grows).
+gs sparse-checkout set --no-cone /MAINTAINERS /drivers/hv/ \
+	/include/linux/hyperv.h /include/uapi/misc/ /io_uring/uring_cmd.c \
+	/Documentation/userspace-api/ /Documentation/ABI/testing/
 gs fetch -q origin +refs/tags/pristine:refs/tags/pristine
 gs checkout -q -f -B series pristine || die "checkout failed"
 gs clean -q -f -d -x
