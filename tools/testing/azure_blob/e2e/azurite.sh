@@ -25,9 +25,7 @@ port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 install_azurite() {
 	if ! command -v node >/dev/null || ! command -v npm >/dev/null; then
 		echo "azurite: installing nodejs and npm (apt)" >&2
-		apt-get update -qq >&2
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
-			--no-install-recommends nodejs npm >&2
+		"$TOP/tools/testing/azure_blob/scripts/apt-need.sh" nodejs npm >&2
 	fi
 	if [ "$(node -p "require('$AZ_DIR/node_modules/azurite/package.json').version" 2>/dev/null)" != "$AZ_VERSION" ]; then
 		mkdir -p "$AZ_DIR"

@@ -16,6 +16,14 @@ JOBS="${JOBS:-$(nproc)}"
 log() { printf '%s\n' "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
+# apt_get ARG... - apt-get, one at a time: our own callers queue on a lock
+# file, and apt waits for a dpkg lock held by anyone else instead of
+# failing at once.
+apt_get() {
+	DEBIAN_FRONTEND=noninteractive flock /var/lock/hv_azure_blob-apt.lock \
+		apt-get -o DPkg::Lock::Timeout=900 "$@" </dev/null
+}
+
 # apt_need PKG... - install the Debian packages that are missing
 apt_need() {
 	local missing=() p
@@ -25,13 +33,11 @@ apt_need() {
 	done
 	[ ${#missing[@]} -eq 0 ] && return 0
 	log "installing: ${missing[*]}"
-	if ! DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-		apt-get update -q >/dev/null ||
-			die "apt-get update failed"
-		DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-			--no-install-recommends "${missing[@]}" >/dev/null ||
-			die "cannot install ${missing[*]}"
+	if ! apt_get install -y -q --no-install-recommends "${missing[@]}" \
+		>/dev/null 2>&1; then
+		apt_get update -q >/dev/null || die "apt-get update failed"
+		apt_get install -y -q --no-install-recommends "${missing[@]}" \
+			>/dev/null || die "cannot install ${missing[*]}"
 	fi
 }
 
