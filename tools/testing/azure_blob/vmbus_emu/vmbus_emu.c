@@ -29,10 +29,25 @@
 #include <linux/random.h>
 #include <linux/slab.h>
 #include <linux/uio.h>
+#include <linux/version.h>
 #include <linux/vmalloc.h>
 #include <linux/workqueue.h>
 
 #include "vmbus_emu_proto.h"
+
+/*
+ * Linux 6.12 hands the bus callbacks and the bus functions the driver
+ * core's structures as const (the bus type, the device of uevent(), the
+ * driver of match()), Linux 6.1 does not. The rig builds the module for
+ * both.
+ */
+#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 12, 0)
+#define EMU_CORE_CONST	const
+#elif LINUX_VERSION_CODE >= KERNEL_VERSION(6, 2, 0)
+#error "vmbus_emu builds against Linux 6.1 or 6.12 and later"
+#else
+#define EMU_CORE_CONST
+#endif
 
 #define EMU_REPLY_TIMEOUT	(10 * HZ)
 #define EMU_ATTACH_TIMEOUT_MS	5000
@@ -150,11 +165,12 @@ static int emu_send(struct vmbus_emu *e, u32 type, u32 slot, u32 seq,
 /* ---------------------------------------------------------------------- */
 /* The bus */
 
-static int vmbus_emu_match(struct device *dev, const struct device_driver *drv);
+static int vmbus_emu_match(struct device *dev,
+			   EMU_CORE_CONST struct device_driver *drv);
 static int vmbus_emu_probe(struct device *dev);
 static void vmbus_emu_remove(struct device *dev);
 static void vmbus_emu_shutdown(struct device *dev);
-static int vmbus_emu_uevent(const struct device *dev,
+static int vmbus_emu_uevent(EMU_CORE_CONST struct device *dev,
 			    struct kobj_uevent_env *env);
 
 static ssize_t class_id_show(struct device *dev, struct device_attribute *attr,
@@ -221,7 +237,7 @@ static const struct dev_pm_ops vmbus_emu_pm = {
 	.restore_noirq	= vmbus_emu_resume,
 };
 
-static const struct bus_type vmbus_emu_bus = {
+static EMU_CORE_CONST struct bus_type vmbus_emu_bus = {
 	.name		= "vmbus",
 	.match		= vmbus_emu_match,
 	.probe		= vmbus_emu_probe,
@@ -245,7 +261,8 @@ emu_get_id(const struct hv_driver *drv, const struct hv_device *hdev)
 	return NULL;
 }
 
-static int vmbus_emu_match(struct device *dev, const struct device_driver *drv)
+static int vmbus_emu_match(struct device *dev,
+			   EMU_CORE_CONST struct device_driver *drv)
 {
 	const struct hv_driver *hdrv = drv_to_hv_drv(drv);
 
@@ -285,7 +302,7 @@ static void vmbus_emu_shutdown(struct device *dev)
 		drv->shutdown(device_to_hv_device(dev));
 }
 
-static int vmbus_emu_uevent(const struct device *dev,
+static int vmbus_emu_uevent(EMU_CORE_CONST struct device *dev,
 			    struct kobj_uevent_env *env)
 {
 	const struct hv_device *hdev = device_to_hv_device(dev);
