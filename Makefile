@@ -12,6 +12,7 @@
 #                      uapi header tests, pahole, docs (on build/linux-6.12)
 #   make demo          the driver at work (tools/testing/azure_blob/)
 #   make vm-test|kunit|e2e   the suites of tools/testing/azure_blob/
+#   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make bench         sync ioctl versus io_uring in the VM; writes
 #                      build/bench/report.md, results.json and PNG plots
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
@@ -32,7 +33,8 @@ RESULTS := build/results
 TEST_SUITES := vm-test kunit e2e client fuzz vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
-	summary print-suites clean help client vm-test-debug fuzz soak
+	summary print-suites clean help client vm-test-debug fuzz soak \
+	vm-test-6.1
 
 all: modules
 
@@ -50,7 +52,7 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test kunit e2e demo bench vm-test-debug fuzz soak:
+vm-test vm-test-6.1 kunit e2e demo bench vm-test-debug fuzz soak:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \

@@ -1,21 +1,35 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Print the newest Debian 12 Linux 6.12 version (e.g. "6.12.117+deb12"),
-# from the archive when apt knows it, else from the installed headers.
+# deb-kver.sh [SERIES] - print the newest Debian 12 kernel version of a
+# series, the part of its package names before "-cloud-amd64": SERIES 6.12
+# (the default; e.g. "6.12.117+deb12") or 6.1 (Debian 12's default kernel,
+# e.g. "6.1.0-57"). From the archive when apt knows it, else from the
+# installed headers.
+#
+# Copyright (c) 2026 The hv_azure_blob authors
 set -euo pipefail
 
+series=${1:-6.12}
+case $series in
+6.12)	pattern='6\.12\.[0-9]+\+deb12' ;;
+6.1)	pattern='6\.1\.0-[0-9]+' ;;
+*)	echo "deb-kver.sh: unknown kernel series '$series' (6.12 or 6.1)" >&2
+	exit 2 ;;
+esac
+
 newest=$(apt-cache search --names-only \
-	'^linux-headers-6\.12\.[0-9]+\+deb12-cloud-amd64$' 2>/dev/null |
-	sed -n 's/^linux-headers-\(6\.12\.[0-9]*+deb12\)-cloud-amd64 .*/\1/p' |
-	sort -V | tail -n 1)
+	"^linux-headers-$pattern-cloud-amd64\$" 2>/dev/null |
+	sed -E -n "s/^linux-headers-($pattern)-cloud-amd64 .*/\\1/p" |
+	sort -V | tail -n 1 || true)
 if [ -z "$newest" ]; then
-	newest=$(ls -d /usr/src/linux-headers-6.12.*+deb12-cloud-amd64 \
-		2>/dev/null | sed 's|.*/linux-headers-||; s|-cloud-amd64$||' |
+	newest=$(find /usr/src -maxdepth 1 -name 'linux-headers-*-cloud-amd64' \
+		2>/dev/null |
+		sed -E -n "s|^/usr/src/linux-headers-($pattern)-cloud-amd64\$|\\1|p" |
 		sort -V | tail -n 1)
 fi
 if [ -z "$newest" ]; then
-	echo "no linux 6.12 +deb12 version found (run apt-get update)" >&2
+	echo "no Debian 12 linux $series version found (run apt-get update)" >&2
 	exit 1
 fi
 echo "$newest"
