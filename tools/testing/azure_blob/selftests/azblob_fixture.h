@@ -25,6 +25,13 @@
 #define AZB_GUARD_MARGIN	8
 
 #define AZB_FIXTURE(name, need_rig)					\
+	AZB_FIXTURE_CHECKED(name, need_rig, do { } while (0))
+
+/*
+ * The same, with @check (a statement, which may skip or fail the test)
+ * run in the setup once the device is open.
+ */
+#define AZB_FIXTURE_CHECKED(name, need_rig, check)			\
 FIXTURE(name) {								\
 	int fd;								\
 	bool rig;							\
@@ -41,6 +48,7 @@ FIXTURE_SETUP(name)							\
 		SKIP(return, "%s absent", AZB_DEV);			\
 	self->fd = open(AZB_DEV, O_RDWR | O_CLOEXEC);			\
 	ASSERT_LE(0, self->fd);						\
+	check;								\
 	azb_guard_arm(_metadata->timeout > 2 * AZB_GUARD_MARGIN ?	\
 		      _metadata->timeout - AZB_GUARD_MARGIN :		\
 		      _metadata->timeout / 2);				\

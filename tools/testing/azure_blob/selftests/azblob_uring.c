@@ -6,7 +6,11 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/utsname.h>
 
 #include "azblob_uring.h"
 
@@ -75,4 +79,69 @@ int azb_ring_reap(struct io_uring *ring, struct azb_cqe *c, int timeout_ms)
 	c->big0 = (ring->flags & IORING_SETUP_CQE32) ? cqe->big_cqe[0] : 0;
 	io_uring_cqe_seen(ring, cqe);
 	return 0;
+}
+
+/* Whether the running kernel is older than @major.@minor. */
+static bool kernel_before(unsigned int major, unsigned int minor,
+			  char *release, size_t len)
+{
+	unsigned int ma, mi;
+	struct utsname u;
+
+	if (uname(&u) || sscanf(u.release, "%u.%u", &ma, &mi) != 2) {
+		snprintf(release, len, "?");
+		return false;
+	}
+	snprintf(release, len, "%s", u.release);
+	return ma < major || (ma == major && mi < minor);
+}
+
+static int say(int ret, char *why, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, len, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+int azb_uring_support(int fd, char *why, size_t len)
+{
+	struct az_blob_request_sync r;
+	struct io_uring ring;
+	char release[65];
+	struct azb_cqe c;
+	bool before;
+	int ret;
+
+	before = kernel_before(AZB_URING_SINCE_MAJOR, AZB_URING_SINCE_MINOR,
+			       release, sizeof(release));
+	ret = azb_ring_init(&ring, 4, AZB_RING_FLAGS);
+	if (ret)
+		return say(-1, why, len, "io_uring ring: %s", strerror(-ret));
+	/* No request and no command: nothing can reach the host. */
+	memset(&r, 0, sizeof(r));
+	if (azb_ring_prep(&ring, fd, 0, &r, 0, 1) ||
+	    azb_ring_submit(&ring) != 1) {
+		io_uring_queue_exit(&ring);
+		return say(-1, why, len, "io_uring submission failed");
+	}
+	ret = azb_ring_reap(&ring, &c, 5000);
+	io_uring_queue_exit(&ring);
+	if (ret)
+		return say(-1, why, len, "no completion of an io_uring command: %s",
+			   strerror(-ret));
+	if (before && c.res == -EOPNOTSUPP)
+		return say(0, why, len,
+			   "no io_uring commands on Linux %s (EOPNOTSUPP, as before %d.%d)",
+			   release, AZB_URING_SINCE_MAJOR,
+			   AZB_URING_SINCE_MINOR);
+	if (!before && c.res == -ENOTTY)
+		return say(1, why, len, "io_uring commands on Linux %s",
+			   release);
+	return say(-1, why, len,
+		   "an unknown io_uring command on Linux %s gave %d (%s), not %s",
+		   release, c.res, strerror(-c.res),
+		   before ? "EOPNOTSUPP" : "ENOTTY");
 }

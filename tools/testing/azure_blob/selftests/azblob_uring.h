@@ -72,4 +72,36 @@ static inline void azb_cqe_to_response(const struct azb_cqe *c,
 	r->response.response_len = AZ_BLOB_URING_RESPONSE_LEN(c->big0);
 }
 
+/*
+ * The first Linux release whose io_uring can cancel a command a driver
+ * holds. On earlier kernels the driver (as kbuild/ builds it there) takes
+ * no io_uring command: io_uring fails every one with EOPNOTSUPP.
+ */
+#define AZB_URING_SINCE_MAJOR	6
+#define AZB_URING_SINCE_MINOR	7
+
+/*
+ * Whether the device behind @fd takes io_uring commands, and whether that
+ * is what the running kernel calls for. 1: it does, as it must from
+ * AZB_URING_SINCE on (an unknown command gives ENOTTY); 0: it takes none
+ * and fails them with EOPNOTSUPP, as it must before (@why says so, as the
+ * reason for a skip); -1: anything else (@why says what).
+ */
+int azb_uring_support(int fd, char *why, size_t len);
+
+/*
+ * In a test or a fixture setup that needs io_uring commands: skip, with
+ * the reason, where the kernel has none and the device fails them as it
+ * must there; fail where the device does not do what the kernel calls for.
+ */
+#define AZB_NEED_URING(fd) do {						\
+		char _why[200];						\
+		int _support = azb_uring_support((fd), _why,		\
+						 sizeof(_why));		\
+									\
+		ASSERT_LE(0, _support) TH_LOG("%s", _why);		\
+		if (!_support)						\
+			SKIP(return, "%s", _why);			\
+	} while (0)
+
 #endif /* _AZBLOB_URING_H */

@@ -4,7 +4,10 @@
  * trips at queue depths 1 to 256, alongside sync ioctls of other threads;
  * the ring and command checks (SQE128/CQE32, trailing bytes, cmd_op, bad
  * buffers); cancellation when the ring or its task goes away while the host
- * holds the commands; rescind with commands in flight; host status.
+ * holds the commands; rescind with commands in flight; host status. On a
+ * kernel whose io_uring cannot cancel a command (before Linux 6.7) the
+ * device takes no io_uring command: the tests that need them skip, and
+ * one checks that every command fails with EOPNOTSUPP there.
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/klog.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -23,9 +27,14 @@
 #include "azblob_fixture.h"
 #include "azblob_uring.h"
 
-/* uring: the depth variants; uring1: everything else, once. */
-AZB_FIXTURE(uring, true)
-AZB_FIXTURE(uring1, true)
+/*
+ * uring: the depth variants; uring1: everything else, once; both skip
+ * where the kernel has no io_uring commands for the device. uring_kernel:
+ * what the kernel calls for.
+ */
+AZB_FIXTURE_CHECKED(uring, true, AZB_NEED_URING(self->fd))
+AZB_FIXTURE_CHECKED(uring1, true, AZB_NEED_URING(self->fd))
+AZB_FIXTURE(uring_kernel, false)
 
 #define PG		AZB_PAGE
 #define NO_TRAILER	0
@@ -465,6 +474,86 @@ TEST_F(uring1, host_status)
 	EXPECT_EQ(0, AZ_BLOB_URING_STATUS(c.big0));
 	EXPECT_EQ(216, AZ_BLOB_URING_RESPONSE_LEN(c.big0));
 	io_free(&io);
+}
+
+/* The module's line at load on a kernel without io_uring commands. */
+#define NO_URING_LINE	"hv_azure_blob: io_uring commands unsupported: "
+
+/* How many lines of the kernel log hold @needle; -errno on failure. */
+static int klog_count(const char *needle)
+{
+	int size = klogctl(10 /* SYSLOG_ACTION_SIZE_BUFFER */, NULL, 0);
+	const char *p;
+	char *buf;
+	int n = 0, len;
+
+	if (size <= 0)
+		return size < 0 ? -errno : -ENODATA;
+	buf = calloc(1, size + 1);
+	if (!buf)
+		return -ENOMEM;
+	len = klogctl(3 /* SYSLOG_ACTION_READ_ALL */, buf, size);
+	if (len < 0) {
+		n = -errno;
+		free(buf);
+		return n;
+	}
+	buf[len] = 0;
+	for (p = buf; (p = strstr(p, needle)); p += strlen(needle))
+		n++;
+	free(buf);
+	return n;
+}
+
+/*
+ * The device's io_uring commands are what the kernel calls for. Where
+ * io_uring cannot cancel a command (before Linux 6.7) the device takes
+ * none: a valid request fails with EOPNOTSUPP on every ring, reaches no
+ * host and pins nothing, the ioctl on the same file works, and the module
+ * said so once at load. From 6.7 on it takes them (the other tests).
+ */
+TEST_F(uring_kernel, support_as_kernel)
+{
+	static const unsigned int flags[] = {
+		0, IORING_SETUP_SQE128, IORING_SETUP_CQE32, AZB_RING_FLAGS,
+	};
+	long base = azb_pins_outstanding();
+	struct azb_host_stats before, after;
+	char why[200];
+	struct io io;
+	unsigned int i;
+	int support;
+
+	support = azb_uring_support(self->fd, why, sizeof(why));
+	ASSERT_LE(0, support) TH_LOG("%s", why);
+	TH_LOG("%s", why);
+	EXPECT_EQ(support ? 0 : 1, klog_count(NO_URING_LINE))
+		TH_LOG("lines \"%s...\" in the kernel log", NO_URING_LINE);
+	if (support)
+		return;
+
+	ASSERT_EQ(0, io_small(&io, 6, 2));
+	if (self->rig)
+		ASSERT_EQ(0, azb_host_stats(0, &before));
+	for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
+		EXPECT_EQ(-EOPNOTSUPP, one_cmd(self->fd, flags[i],
+					       AZ_BLOB_URING_CMD_REQUEST,
+					       &io.r, 0, NULL))
+			TH_LOG("ring flags %#x", flags[i]);
+	/* The response poison is untouched: nothing ran. */
+	EXPECT_EQ(0, io.area[PG]);
+	EXPECT_EQ(base, azb_pins_outstanding());
+	if (self->rig) {
+		ASSERT_EQ(0, azb_host_stats(0, &after));
+		EXPECT_EQ(before.requests, after.requests);
+		/* The ioctl on the same file: the echo host's round trip. */
+		ASSERT_EQ(0, azb_submit(self->fd, &io.r));
+		EXPECT_EQ(0, azb_echo_verify(&io.r, NULL, why, sizeof(why)))
+			TH_LOG("%s", why);
+	}
+	io_free(&io);
+	EXPECT_EQ(0, azb_wait_pins(base, 5000));
+	EXPECT_EQ(base, azb_pins_outstanding());
 }
 
 #define HELD		8
