@@ -30,7 +30,7 @@ RESULTS := build/results
 
 # The suites "make test" runs, in order, after check-static. (soak and
 # bench take too long for every run; see README.md.)
-TEST_SUITES := vm-test kunit e2e client fuzz vm-test-debug
+TEST_SUITES := vm-test vm-test-6.1 kunit e2e client fuzz vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
 	summary print-suites clean help client vm-test-debug fuzz soak \
