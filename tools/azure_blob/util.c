@@ -210,12 +210,33 @@ int azb_percent_decode(const char *in, size_t n, struct azb_str *out)
 	return 0;
 }
 
+/*
+ * RFC 1123 date, as x-ms-date and the Shared Key signature need it. HTTP
+ * dates are English whatever the locale: strftime's %a and %b follow
+ * LC_TIME, which a program using this library may have set with
+ * setlocale(LC_ALL, ""), so the names come from fixed tables.
+ */
 void azb_http_date(char out[64], time_t t)
 {
+	static const char wday[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	static const char mon[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(out, 64, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!gmtime_r(&t, &tm) || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	    tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900) {
+		/* No four-digit year: the epoch, which the service refuses. */
+		t = 0;
+		gmtime_r(&t, &tm);
+	}
+	snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 wday[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
 const char *azb_code_name(int code)

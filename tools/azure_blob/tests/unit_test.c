@@ -7,17 +7,22 @@
  *   unit_test            run the tests
  *   unit_test sts N      print the string-to-sign of vector N
  *   unit_test sig N      print the Authorization value of vector N
+ *   unit_test locale     setlocale(LC_ALL, "") first, then the checks of
+ *                        what must not follow the locale (tests/unit.sh
+ *                        runs it under generated non-English locales)
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <locale.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -443,10 +448,61 @@ static void test_http_reap(void)
 	azb_config_free(&cfg);
 }
 
+/*
+ * Under the locale of the environment (setlocale(LC_ALL, "") as a program
+ * using the library may call it): the x-ms-date value stays RFC 1123 in
+ * English. The reference is strftime() in the C locale.
+ */
+#define DATE_MON_05_JAN_2026	1767607200	/* 10:00:00 UTC */
+
+static void test_locale(void)
+{
+	const char *name = setlocale(LC_ALL, "");
+	locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	time_t t = DATE_MON_05_JAN_2026;
+	char here[64] = "", ref[64] = "", got[64];
+	unsigned int i, bad = 0;
+	struct tm tm;
+
+	CHECK(name && strcmp(name, "C") && strcmp(name, "POSIX") && c,
+	      "locale: setlocale(LC_ALL, \"\") chose %s",
+	      name ? name : "nothing");
+	gmtime_r(&t, &tm);
+	strftime(here, sizeof(here), "%a %b", &tm);
+	if (c)
+		strftime_l(ref, sizeof(ref), "%a %b", &tm, c);
+	/* An English locale would let the old strftime() code pass. */
+	CHECK(strcmp(here, ref),
+	      "locale: %s calls Mon Jan \"%s\" (C locale: \"%s\")",
+	      name ? name : "?", here, ref);
+	azb_http_date(got, t);
+	CHECK(!strcmp(got, "Mon, 05 Jan 2026 10:00:00 GMT"),
+	      "x-ms-date under %s: \"%s\"", name ? name : "?", got);
+	/* Every weekday and month name, and the digits around them. */
+	for (i = 0; i < 400 && c; i++, t += 86400 + 3661) {
+		gmtime_r(&t, &tm);
+		strftime_l(ref, sizeof(ref), "%a, %d %b %Y %H:%M:%S GMT", &tm,
+			   c);
+		azb_http_date(got, t);
+		if (strcmp(got, ref) && !bad++)
+			printf("# %s, want %s\n", got, ref);
+	}
+	CHECK(c && !bad,
+	      "x-ms-date under %s equals the C locale's for 400 days (%u differ)",
+	      name ? name : "?", bad);
+	if (c)
+		freelocale(c);
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3)
 		return print_vec(argv[1], atoi(argv[2]));
+	if (argc == 2 && !strcmp(argv[1], "locale")) {
+		test_locale();
+		printf("1..%d\n", tests);
+		return failed ? 1 : 0;
+	}
 	test_signer();
 	test_response();
 	test_xml();
