@@ -39,6 +39,26 @@ int azb_b64_decode(const char *b64, unsigned char *out, size_t cap,
 		   size_t *outlen);
 void azb_md5_b64(const void *data, size_t len, char out[32]);
 void azb_percent_encode(struct azb_str *s, const char *txt, bool keep_slash);
+
+/*
+ * ASCII character classes and case folding. Header names, URL encodings
+ * and connection string keys are ASCII by definition; <ctype.h> and
+ * strcasecmp() follow LC_CTYPE, where the Turkish 'I' does not fold to
+ * 'i' and ISO-8859 locales call bytes above 127 letters.
+ */
+static inline int azb_ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static inline bool azb_ascii_alnum(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+int azb_ascii_casecmp(const char *a, const char *b);
+int azb_ascii_ncasecmp(const char *a, const char *b, size_t n);
 int azb_percent_decode(const char *in, size_t n, struct azb_str *out);
 void azb_http_date(char out[64], time_t t);
 

@@ -4,7 +4,6 @@
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,9 +148,28 @@ void azb_md5_b64(const void *data, size_t len, char out[32])
 	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
 }
 
+int azb_ascii_ncasecmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		int x = azb_ascii_lower((unsigned char)*a);
+		int y = azb_ascii_lower((unsigned char)*b);
+
+		if (x != y || !x)
+			return x - y;
+	}
+	return 0;
+}
+
+int azb_ascii_casecmp(const char *a, const char *b)
+{
+	return azb_ascii_ncasecmp(a, b, (size_t)-1);
+}
+
+/* RFC 3986 unreserved characters: ASCII only. */
 static bool unreserved(int c)
 {
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+	return azb_ascii_alnum(c) || c == '-' || c == '_' || c == '.' ||
+	       c == '~';
 }
 
 void azb_percent_encode(struct azb_str *s, const char *txt, bool keep_slash)
@@ -177,7 +195,7 @@ static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = tolower(c);
+	c = azb_ascii_lower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;

@@ -16,7 +16,7 @@ UT=$OUT/unit_test
 HERE=$(cd "$(dirname "$0")" && pwd)
 APT_NEED=$HERE/../../testing/azure_blob/scripts/apt-need.sh
 LOCDIR=$OUT/locale
-LOCALES=(de_DE.UTF-8)
+LOCALES=(de_DE.UTF-8 tr_TR.UTF-8 tr_TR.ISO-8859-9)
 KEYS=(
 	"Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 	"c2VjcmV0LWtleS1mb3ItdGVzdHMtb25seS0wMTIzNDU2Nzg5"

@@ -449,6 +449,52 @@ static void test_http_reap(void)
 }
 
 /*
+ * Header names, percent-encoding and their case rules are ASCII: under
+ * tr_TR 'I' does not fold to 'i' (strcasecmp, tolower), under ISO-8859
+ * locales isalnum() is true for bytes above 127.
+ */
+static void test_locale_ascii(const char *name)
+{
+	static const char head[] =
+		"HTTP/1.1 200 OK\r\nX-MS-REQUEST-ID: r1\r\n"
+		"CONTENT-LENGTH: 7\r\n\r\n";
+	struct azb_request r;
+	struct azb_response resp;
+	struct azb_str e = {0}, sts = {0};
+	const char *v;
+	int ret;
+
+	/* "d/\u00e4 b" in UTF-8 */
+	azb_percent_encode(&e, "d/\xc3\xa4 b", true);
+	CHECK(!strcmp(e.p, "d/%C3%A4%20b"),
+	      "percent-encoding under %s: \"%s\"", name, e.p);
+	azb_str_free(&e);
+
+	azb_req_init(&r, "GET");
+	azb_str_puts(&r.path, "/c/b");
+	azb_req_header(&r, "If-Match", "\"0x1\"");
+	azb_req_header(&r, "x-ms-date", "Mon, 05 Jan 2026 10:00:00 GMT");
+	azb_req_header(&r, "x-ms-meta-ID", "7");
+	v = azb_req_get(&r, "if-match");
+	CHECK(v && !strcmp(v, "\"0x1\""),
+	      "request header lookup under %s: if-match finds If-Match", name);
+	azb_sharedkey_string_to_sign(&r, "acct", "", &sts);
+	CHECK(sts.p && strstr(sts.p, "\n\"0x1\"\n") &&
+	      strstr(sts.p, "\nx-ms-meta-id:7\n"),
+	      "string-to-sign under %s: If-Match signed, x-ms-meta-ID as x-ms-meta-id",
+	      name);
+	azb_str_free(&sts);
+	azb_req_free(&r);
+
+	ret = azb_parse_response_head(head, sizeof(head) - 1, &resp);
+	v = ret ? NULL : azb_resp_get(&resp, "x-ms-request-id");
+	CHECK(!ret && resp.content_length == 7 && v && !strcmp(v, "r1"),
+	      "response head under %s: upper-case names found", name);
+	if (!ret)
+		azb_response_free(&resp);
+}
+
+/*
  * Under the locale of the environment (setlocale(LC_ALL, "") as a program
  * using the library may call it): the x-ms-date value stays RFC 1123 in
  * English. The reference is strftime() in the C locale.
@@ -492,6 +538,7 @@ static void test_locale(void)
 	      name ? name : "?", bad);
 	if (c)
 		freelocale(c);
+	test_locale_ascii(name ? name : "?");
 }
 
 int main(int argc, char **argv)
