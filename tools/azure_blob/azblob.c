@@ -33,7 +33,7 @@ static const char usage_text[] =
 "  --account-url URL        http(s)://host[:port][/account][?SAS]\n"
 "  --account-key KEY        Shared Key (base64) for --account-url\n"
 "  --sas TOKEN              SAS query string\n"
-"  --transport auto|device|http   (auto: the device if it exists)\n"
+"  --transport auto|device|http   (auto: the device if it opens, else http)\n"
 "  --device PATH            device node (default /dev/azure_blob)\n"
 "  --chunk-size N[KMG]      block / range size (default 8M)\n"
 "  --put-threshold N[KMG]   single Put Blob up to N (default and max: chunk size)\n"

@@ -13,7 +13,6 @@ int azb_config_init(struct azb_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->transport = AZB_TRANSPORT_AUTO;
-	cfg->device = AZB_DEVICE_PATH;
 	cfg->chunk_size = 8u << 20;
 	cfg->put_threshold = 8u << 20;
 	cfg->parallel = 4;

@@ -16,6 +16,7 @@
 #define AZB_MAX_HEADERS		64
 #define AZB_DEVICE_MAX_PAGES	8192	/* AZ_BLOB_MAX_PAGES of the uapi */
 
+
 /* ---- growable string ---- */
 struct azb_str {
 	char *p;
@@ -61,6 +62,12 @@ int azb_ascii_casecmp(const char *a, const char *b);
 int azb_ascii_ncasecmp(const char *a, const char *b, size_t n);
 int azb_percent_decode(const char *in, size_t n, struct azb_str *out);
 void azb_http_date(char out[64], time_t t);
+/* A one-line notice through cfg->notice, or "azblob: ..." on stderr. */
+void azb_notice(const struct azb_config *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* cfg->device, or AZB_DEVICE_PATH; free() it. */
+char *azb_device_path(const struct azb_config *cfg);
 
 /* ---- request description ---- */
 struct azb_header {
@@ -163,5 +170,27 @@ struct azb_transport *azb_transport_http_new(const struct azb_config *cfg,
 					     struct azb_error *err);
 struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
 					       struct azb_error *err);
+/* The same on a node already open (fd is the transport's from now on). */
+struct azb_transport *azb_transport_device_from_fd(const struct azb_config *cfg,
+						   int fd, const char *path);
+
+/* ---- what --transport auto picks ---- */
+struct azb_auto {
+	enum azb_transport_kind kind;	/* HTTP or DEVICE; AUTO: none fits */
+	bool notice;	/* the node exists but refused: say so once */
+	char why[320];
+};
+
+/*
+ * The choice from the errno of opening the node O_RDWR (0: it opened):
+ * the device when it opens; http when there is no node (ENOENT, ENOTDIR)
+ * or the node refuses (EACCES, EPERM, ENODEV, ENXIO: with a notice);
+ * nothing for other errors, or when have_http is false and the device
+ * cannot be used.
+ */
+void azb_auto_choose(int open_errno, bool have_http, const char *path,
+		     struct azb_auto *a);
+/* Whether this build has the http transport (libcurl). */
+bool azb_have_http(void);
 
 #endif /* AZBLOB_INTERNAL_H */

@@ -257,6 +257,30 @@ void azb_http_date(char out[64], time_t t)
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+void azb_notice(const struct azb_config *cfg, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cfg && cfg->notice)
+		cfg->notice(cfg->notice_arg, msg);
+	else
+		fprintf(stderr, "azblob: %s\n", msg);
+}
+
+char *azb_device_path(const struct azb_config *cfg)
+{
+	struct azb_str s = {0};
+
+	if (cfg && cfg->device)
+		return azb_xstrdup(cfg->device);
+	azb_str_puts(&s, AZB_DEVICE_PATH);
+	return s.p;
+}
+
 const char *azb_code_name(int code)
 {
 	switch (code) {

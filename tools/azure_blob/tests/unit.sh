@@ -6,7 +6,8 @@
 # (HMAC-SHA256 of the string-to-sign with the base64-decoded key), then
 # what must not follow the locale, under non-English locales that
 # localedef compiles into BUILD_DIR/locale (Debian's `locales` sources)
-# and LOCPATH selects, so the machine's own locales are left alone.
+# and LOCPATH selects, so the machine's own locales are left alone; then
+# the device fallbacks (tests/fallback_test.c).
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -74,4 +75,19 @@ for loc in "${LOCALES[@]}"; do
 		echo "not ok $n - [$loc] unit_test locale exited with status $rc"
 	fi
 done
+
+# suite BINARY ARGS...: a test binary's TAP, renumbered into ours
+suite() {
+	local out rc
+	out=$("$@")
+	rc=$?
+	tap "" <<<"$out"
+	if [ "$rc" -ne 0 ] && ! grep -q '^not ok ' <<<"$out"; then
+		n=$((n + 1))
+		echo "not ok $n - $(basename "$1") exited with status $rc"
+	fi
+}
+
+suite "$OUT/fallback_test"
+
 echo "1..$n"
