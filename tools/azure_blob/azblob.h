@@ -160,4 +160,14 @@ void azb_list_page_free(struct azb_list_page *page);
 
 const char *azb_code_name(int code);
 
+/*
+ * Check whether this host's Azure Blob device can be used (the host's
+ * offer on VMBus, the driver, the node and its permissions, the ioctl and
+ * io_uring commands, the choice of --transport auto) and print the report
+ * to out, for people or (json) as one JSON object. device: the node, NULL
+ * for AZB_DEVICE_PATH. Returns the exit status of `azblob doctor`: 0 when
+ * the device is usable, see README.md for the others.
+ */
+int azb_doctor(const char *device, int json, FILE *out);
+
 #endif /* AZBLOB_H */

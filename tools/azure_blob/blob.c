@@ -127,14 +127,14 @@ int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 			if (err)
 				err->sys_errno = open_errno;
 			azb_seterr(err, AZB_ETRANSPORT,
-				   "no transport: %s",
+				   "no transport: %s (azblob doctor tells why)",
 				   a.why);
 			free(path);
 			azb_client_free(c);
 			return -EINVAL;
 		}
 		if (a.notice)
-			azb_notice(&c->cfg, "%s; using the http transport",
+			azb_notice(&c->cfg, "%s; using the http transport (azblob doctor tells why)",
 				   a.why);
 		kind = a.kind;
 	}

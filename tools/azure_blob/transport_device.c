@@ -349,7 +349,7 @@ struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
 		if (err)
 			err->sys_errno = errno;
 		azb_seterr(err, AZB_ETRANSPORT,
-			   "cannot open %s: %s",
+			   "cannot open %s: %s (azblob doctor tells why)",
 			   path, strerror(errno));
 		free(path);
 		return NULL;
@@ -357,4 +357,43 @@ struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
 	t = azb_transport_device_from_fd(cfg, fd, path);
 	free(path);
 	return t;
+}
+
+int azb_dev_ioctl_probe(int fd)
+{
+	struct az_blob_request_sync rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (!ioctl(fd, IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, &rq))
+		return 0;
+	return errno;
+}
+
+int azb_dev_uring_probe(int fd, enum azb_uring_stage *stage)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	int ret;
+
+	*stage = AZB_URING_SETUP;
+	ret = io_uring_queue_init(2, &ring, IORING_SETUP_SQE128 |
+				  IORING_SETUP_CQE32);
+	if (ret < 0)
+		return -ret;
+	*stage = AZB_URING_COMMAND;
+	sqe = io_uring_get_sqe(&ring);
+	dev_prep_cmd(sqe, fd, NULL);
+	ret = io_uring_submit(&ring);
+	if (ret >= 0) {
+		do {
+			ret = io_uring_wait_cqe(&ring, &cqe);
+		} while (ret == -EINTR);
+	}
+	if (ret >= 0) {
+		ret = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	return -ret;
 }

@@ -257,6 +257,66 @@ void azb_http_date(char out[64], time_t t)
 		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
 }
 
+/* Length of the UTF-8 sequence at s (1..4), 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* no overlong forms, no surrogates, nothing above U+10FFFF */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+	return n;
+}
+
+void azb_json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', f);
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (*p == '"' || *p == '\\') {
+			fputc('\\', f);
+			fputc(*p, f);
+		} else if (*p == '\n') {
+			fputs("\\n", f);
+		} else if (*p == '\t') {
+			fputs("\\t", f);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p);
+		} else if (!n) {
+			fputs("\\ufffd", f);
+			n = 1;
+		} else {
+			fwrite(p, 1, n, f);
+		}
+		p += n ? n : 1;
+	}
+	fputc('"', f);
+}
+
 void azb_notice(const struct azb_config *cfg, const char *fmt, ...)
 {
 	char msg[512];
@@ -271,12 +331,20 @@ void azb_notice(const struct azb_config *cfg, const char *fmt, ...)
 		fprintf(stderr, "azblob: %s\n", msg);
 }
 
+const char *azb_test_root(void)
+{
+	const char *root = secure_getenv("AZBLOB_TEST_ROOT");
+
+	return root ? root : "";
+}
+
 char *azb_device_path(const struct azb_config *cfg)
 {
 	struct azb_str s = {0};
 
 	if (cfg && cfg->device)
 		return azb_xstrdup(cfg->device);
+	azb_str_puts(&s, azb_test_root());
 	azb_str_puts(&s, AZB_DEVICE_PATH);
 	return s.p;
 }

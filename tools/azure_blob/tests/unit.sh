@@ -7,7 +7,8 @@
 # what must not follow the locale, under non-English locales that
 # localedef compiles into BUILD_DIR/locale (Debian's `locales` sources)
 # and LOCPATH selects, so the machine's own locales are left alone; then
-# the device fallbacks (tests/fallback_test.c).
+# the device fallbacks (tests/fallback_test.c) and azblob doctor
+# (tests/doctor_test.c), whose JSON reports python3 must parse.
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -90,4 +91,33 @@ suite() {
 
 suite "$OUT/fallback_test"
 
+JSON_DIR=$OUT/doctor-json
+rm -rf "$JSON_DIR"
+mkdir -p "$JSON_DIR"
+suite "$OUT/doctor_test" "$JSON_DIR"
+for f in "$JSON_DIR"/*.json; do
+	n=$((n + 1))
+	name=$(basename "$f" .json)
+	case "$name" in
+	permission_*) want="permission 7" ;;
+	usable*) want="usable 0" ;;
+	stale) want="broken 9" ;;
+	escapes) want="no_node 9 device-as-sent" ;;
+	no_device) want="no_device 3" ;;
+	*) want="$name 9" ;;
+	esac
+	got=$(python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1], encoding="utf-8"))
+dev = "/tmp/x\"y\\z\n\x01\x7f\ufffd\u00e4"
+extra = [] if sys.argv[2] != "escapes" else \
+	["device-as-sent" if d["device"] == dev else repr(d["device"])]
+print(d["status"], d["exit"], *extra)
+' "$f" "$name" 2>&1)
+	if [ "$got" = "$want" ]; then
+		echo "ok $n - doctor --json of case $name parses (python3): $got"
+	else
+		echo "not ok $n - doctor --json of case $name: '$got', want '$want'"
+	fi
+done
 echo "1..$n"
