@@ -26,6 +26,8 @@ static const char usage_text[] =
 "  stat CONTAINER[/BLOB]        show properties\n"
 "  ls CONTAINER[/PREFIX]        list blobs (all pages)\n"
 "  rm CONTAINER/BLOB            delete a blob\n"
+"  doctor                       can this host's Azure Blob device be used? why\n"
+"                               not? (no account needed; exit 0: usable)\n"
 "\n"
 "options:\n"
 "  --connection-string CS   (or AZURE_STORAGE_CONNECTION_STRING);\n"
@@ -33,7 +35,7 @@ static const char usage_text[] =
 "  --account-url URL        http(s)://host[:port][/account][?SAS]\n"
 "  --account-key KEY        Shared Key (base64) for --account-url\n"
 "  --sas TOKEN              SAS query string\n"
-"  --transport auto|device|http   (auto: the device if it exists)\n"
+"  --transport auto|device|http   (auto: the device if it opens, else http)\n"
 "  --device PATH            device node (default /dev/azure_blob)\n"
 "  --chunk-size N[KMG]      block / range size (default 8M)\n"
 "  --put-threshold N[KMG]   single Put Blob up to N (default and max: chunk size)\n"
@@ -336,6 +338,14 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		return usage_error("missing command");
 	cmd = argv[optind++];
+	if (!strcmp(cmd, "doctor")) {
+		if (optind != argc)
+			return usage_error("expected: doctor (with --device, --json)");
+		code = azb_doctor(cfg.device, json, stdout);
+		fflush(stdout);
+		azb_config_free(&cfg);
+		return code;
+	}
 	cfg.put_threshold = thresh ? thresh : cfg.chunk_size;
 
 	if (!cs && !url)

@@ -41,6 +41,12 @@ enum azb_transport_kind {
 	AZB_TRANSPORT_DEVICE,
 };
 
+/*
+ * A one-line notice the library gives once per client when it falls back
+ * (auto to http, io_uring to the ioctl); msg has no trailing newline.
+ */
+typedef void (*azb_notice_fn)(void *arg, const char *msg);
+
 struct azb_config {
 	char *endpoint;		/* scheme://host[:port][/path], no trailing / */
 	char *account;
@@ -48,7 +54,7 @@ struct azb_config {
 	size_t key_len;		/* 0: no Shared Key */
 	char *sas;		/* SAS query without '?', or NULL */
 	enum azb_transport_kind transport;
-	const char *device;	/* device node, default AZB_DEVICE_PATH */
+	const char *device;	/* device node; NULL: AZB_DEVICE_PATH */
 	size_t chunk_size;	/* block / range size */
 	size_t put_threshold;	/* single Put Blob up to this size */
 	unsigned int parallel;	/* requests in flight */
@@ -56,6 +62,8 @@ struct azb_config {
 	unsigned int retries;	/* extra attempts on retryable failures */
 	unsigned int retry_base_ms;
 	int verbose;
+	azb_notice_fn notice;	/* NULL: "azblob: <msg>" on stderr */
+	void *notice_arg;
 };
 
 /* Details of the last failure, for messages and JSON output. */
@@ -151,5 +159,15 @@ int azb_list_blobs(struct azb_client *c, const char *container,
 void azb_list_page_free(struct azb_list_page *page);
 
 const char *azb_code_name(int code);
+
+/*
+ * Check whether this host's Azure Blob device can be used (the host's
+ * offer on VMBus, the driver, the node and its permissions, the ioctl and
+ * io_uring commands, the choice of --transport auto) and print the report
+ * to out, for people or (json) as one JSON object. device: the node, NULL
+ * for AZB_DEVICE_PATH. Returns the exit status of `azblob doctor`: 0 when
+ * the device is usable, see README.md for the others.
+ */
+int azb_doctor(const char *device, int json, FILE *out);
 
 #endif /* AZBLOB_H */

@@ -12,6 +12,7 @@
  * Copyright (c) 2026 The hv_azure_blob authors
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -38,12 +39,60 @@ struct azb_client {
 
 /* ---- client ---- */
 
+bool azb_have_http(void)
+{
+#ifdef AZB_HAVE_CURL
+	return true;
+#else
+	return false;
+#endif
+}
+
+void azb_auto_choose(int open_errno, bool have_http, const char *path,
+		     struct azb_auto *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->kind = AZB_TRANSPORT_AUTO;
+	switch (open_errno) {
+	case 0:
+		a->kind = AZB_TRANSPORT_DEVICE;
+		snprintf(a->why, sizeof(a->why), "%s opens", path);
+		return;
+	case ENOENT:
+	case ENOTDIR:
+		snprintf(a->why, sizeof(a->why),
+			 "there is no %s (no device offered, or no driver)",
+			 path);
+		break;
+	case EACCES:
+	case EPERM:
+	case ENODEV:
+	case ENXIO:
+		snprintf(a->why, sizeof(a->why), "%s cannot be opened: %s",
+			 path, strerror(open_errno));
+		a->notice = have_http;
+		break;
+	default:
+		snprintf(a->why, sizeof(a->why), "cannot open %s: %s", path,
+			 strerror(open_errno));
+		return;
+	}
+	if (have_http)
+		a->kind = AZB_TRANSPORT_HTTP;
+	else
+		strncat(a->why, ", and this azblob has no http transport",
+			sizeof(a->why) - strlen(a->why) - 1);
+}
+
 int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 		   struct azb_error *err)
 {
 	struct azb_client *c;
 	const char *h, *p;
 	enum azb_transport_kind kind = cfg->transport;
+	struct azb_auto a;
+	char *path = NULL;
+	int fd = -1, open_errno;
 
 	if (!cfg->endpoint || !cfg->account) {
 		azb_seterr(err, AZB_EUSAGE,
@@ -69,9 +118,26 @@ int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 	c->host = p ? strndup(h, p - h) : azb_xstrdup(h);
 	c->endpoint_path = azb_xstrdup(p ? p : "");
 
-	if (kind == AZB_TRANSPORT_AUTO)
-		kind = access(cfg->device ? cfg->device : AZB_DEVICE_PATH,
-			      F_OK) ? AZB_TRANSPORT_HTTP : AZB_TRANSPORT_DEVICE;
+	if (kind == AZB_TRANSPORT_AUTO) {
+		path = azb_device_path(&c->cfg);
+		fd = open(path, O_RDWR | O_CLOEXEC);
+		open_errno = fd < 0 ? errno : 0;
+		azb_auto_choose(open_errno, azb_have_http(), path, &a);
+		if (a.kind == AZB_TRANSPORT_AUTO) {
+			if (err)
+				err->sys_errno = open_errno;
+			azb_seterr(err, AZB_ETRANSPORT,
+				   "no transport: %s (azblob doctor tells why)",
+				   a.why);
+			free(path);
+			azb_client_free(c);
+			return -EINVAL;
+		}
+		if (a.notice)
+			azb_notice(&c->cfg, "%s; using the http transport (azblob doctor tells why)",
+				   a.why);
+		kind = a.kind;
+	}
 	if (kind == AZB_TRANSPORT_DEVICE) {
 		/* 8192 pages per request, minus head and response pages */
 		if (c->cfg.chunk_size > (size_t)(AZB_DEVICE_MAX_PAGES - 8) *
@@ -79,19 +145,27 @@ int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 			azb_seterr(err, AZB_EUSAGE,
 				   "chunk size too large for the device (max %u KiB)",
 				   (AZB_DEVICE_MAX_PAGES - 8) * 4);
+			if (fd >= 0)
+				close(fd);
+			free(path);
 			azb_client_free(c);
 			return -EINVAL;
 		}
-		c->t = azb_transport_device_new(&c->cfg, err);
+		if (fd >= 0)
+			c->t = azb_transport_device_from_fd(&c->cfg, fd, path);
+		else
+			c->t = azb_transport_device_new(&c->cfg, err);
 	} else {
+		if (fd >= 0)
+			close(fd);
 #ifdef AZB_HAVE_CURL
 		c->t = azb_transport_http_new(&c->cfg, err);
 #else
 		azb_seterr(err, AZB_EUSAGE,
-			   "this azblob has only the device transport and %s is absent",
-			   cfg->device ? cfg->device : AZB_DEVICE_PATH);
+			   "this azblob has only the device transport");
 #endif
 	}
+	free(path);
 	if (!c->t) {
 		azb_client_free(c);
 		return -EINVAL;

@@ -4,18 +4,15 @@
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include "internal.h"
 
 int azb_config_init(struct azb_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
 	cfg->transport = AZB_TRANSPORT_AUTO;
-	cfg->device = AZB_DEVICE_PATH;
 	cfg->chunk_size = 8u << 20;
 	cfg->put_threshold = 8u << 20;
 	cfg->parallel = 4;
@@ -67,8 +64,8 @@ int azb_config_from_url(struct azb_config *cfg, const char *url,
 	size_t n;
 
 	host = strstr(url, "://");
-	if (!host || (strncasecmp(url, "http://", 7) &&
-		      strncasecmp(url, "https://", 8))) {
+	if (!host || (azb_ascii_ncasecmp(url, "http://", 7) &&
+		      azb_ascii_ncasecmp(url, "https://", 8))) {
 		azb_seterr(err, AZB_EUSAGE, "bad account URL '%s'", url);
 		return -EINVAL;
 	}
@@ -112,7 +109,8 @@ int azb_config_from_connection_string(struct azb_config *cfg, const char *cs,
 	     tok = strtok_r(NULL, ";", &save)) {
 		char *eq = strchr(tok, '=');
 
-		while (isspace((unsigned char)*tok))
+		while (*tok == ' ' || *tok == '\t' || *tok == '\r' ||
+		       *tok == '\n')
 			tok++;
 		if (!*tok)
 			continue;
@@ -124,20 +122,20 @@ int azb_config_from_connection_string(struct azb_config *cfg, const char *cs,
 			goto out;
 		}
 		*eq++ = '\0';
-		if (!strcasecmp(tok, "DefaultEndpointsProtocol"))
+		if (!azb_ascii_casecmp(tok, "DefaultEndpointsProtocol"))
 			proto = eq;
-		else if (!strcasecmp(tok, "AccountName"))
+		else if (!azb_ascii_casecmp(tok, "AccountName"))
 			name = eq;
-		else if (!strcasecmp(tok, "AccountKey"))
+		else if (!azb_ascii_casecmp(tok, "AccountKey"))
 			key = eq;
-		else if (!strcasecmp(tok, "BlobEndpoint"))
+		else if (!azb_ascii_casecmp(tok, "BlobEndpoint"))
 			blob_ep = eq;
-		else if (!strcasecmp(tok, "EndpointSuffix"))
+		else if (!azb_ascii_casecmp(tok, "EndpointSuffix"))
 			suffix = eq;
-		else if (!strcasecmp(tok, "SharedAccessSignature"))
+		else if (!azb_ascii_casecmp(tok, "SharedAccessSignature"))
 			sas = eq;
-		else if (!strcasecmp(tok, "UseDevelopmentStorage"))
-			dev = !strcasecmp(eq, "true");
+		else if (!azb_ascii_casecmp(tok, "UseDevelopmentStorage"))
+			dev = !azb_ascii_casecmp(eq, "true");
 	}
 	if (dev) {
 		name = AZB_DEV_ACCOUNT;

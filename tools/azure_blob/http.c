@@ -5,12 +5,10 @@
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include "internal.h"
@@ -40,7 +38,7 @@ void azb_req_header(struct azb_request *r, const char *name,
 	int i;
 
 	for (i = 0; i < r->nhdr; i++) {
-		if (!strcasecmp(r->hdr[i].name, name)) {
+		if (!azb_ascii_casecmp(r->hdr[i].name, name)) {
 			free(r->hdr[i].value);
 			r->hdr[i].value = azb_xstrdup(value);
 			return;
@@ -68,7 +66,7 @@ const char *azb_req_get(const struct azb_request *r, const char *name)
 	int i;
 
 	for (i = 0; i < r->nhdr; i++)
-		if (!strcasecmp(r->hdr[i].name, name))
+		if (!azb_ascii_casecmp(r->hdr[i].name, name))
 			return r->hdr[i].value;
 	return NULL;
 }
@@ -109,7 +107,7 @@ static char *lower_dup(const char *s, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		p[i] = (char)tolower((unsigned char)s[i]);
+		p[i] = (char)azb_ascii_lower((unsigned char)s[i]);
 	return p;
 }
 
@@ -161,7 +159,7 @@ int azb_sharedkey_string_to_sign(const struct azb_request *r,
 	}
 
 	for (i = 0; i < (size_t)r->nhdr; i++) {
-		if (strncasecmp(r->hdr[i].name, "x-ms-", 5))
+		if (azb_ascii_ncasecmp(r->hdr[i].name, "x-ms-", 5))
 			continue;
 		xms[nx].k = lower_dup(r->hdr[i].name, strlen(r->hdr[i].name));
 		xms[nx].v = fold_value(r->hdr[i].value);
@@ -266,7 +264,7 @@ const char *azb_resp_get(const struct azb_response *resp, const char *name)
 	int i;
 
 	for (i = 0; i < resp->nhdr; i++)
-		if (!strcasecmp(resp->hdr[i].name, name))
+		if (!azb_ascii_casecmp(resp->hdr[i].name, name))
 			return resp->hdr[i].value;
 	return NULL;
 }
@@ -339,11 +337,11 @@ int azb_parse_response_head(const char *buf, size_t len,
 		resp->hdr[resp->nhdr].name = line;
 		resp->hdr[resp->nhdr].value = v;
 		resp->nhdr++;
-		if (!strcasecmp(line, "Content-Length")) {
+		if (!azb_ascii_casecmp(line, "Content-Length")) {
 			char *ep;
 			unsigned long long cl;
 
-			if (!isdigit((unsigned char)*v))
+			if (*v < '0' || *v > '9')
 				goto bad;
 			errno = 0;
 			cl = strtoull(v, &ep, 10);

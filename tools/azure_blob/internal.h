@@ -10,11 +10,21 @@
 
 #include <stdarg.h>
 #include <stdbool.h>
+#include <limits.h>
+#include <sys/types.h>
 #include "azblob.h"
 
 #define AZB_RESP_HEAD_MAX	16384	/* response buffer of one request */
 #define AZB_MAX_HEADERS		64
 #define AZB_DEVICE_MAX_PAGES	8192	/* AZ_BLOB_MAX_PAGES of the uapi */
+
+/*
+ * The VMBus interface type (class id) the host offers the Azure Blob
+ * device under: HV_AZURE_BLOB_GUID of include/linux/hyperv.h with the
+ * series, the id table of drivers/hv/hv_azure_blob.c.
+ */
+#define AZB_BLOB_CLASS_ID	"0590b792-db64-45cc-81db-b8d70c577c9e"
+#define AZB_DRIVER_NAME		"hv_azure_blob"
 
 /* ---- growable string ---- */
 struct azb_str {
@@ -39,8 +49,42 @@ int azb_b64_decode(const char *b64, unsigned char *out, size_t cap,
 		   size_t *outlen);
 void azb_md5_b64(const void *data, size_t len, char out[32]);
 void azb_percent_encode(struct azb_str *s, const char *txt, bool keep_slash);
+
+/*
+ * ASCII character classes and case folding. Header names, URL encodings
+ * and connection string keys are ASCII by definition; <ctype.h> and
+ * strcasecmp() follow LC_CTYPE, where the Turkish 'I' does not fold to
+ * 'i' and ISO-8859 locales call bytes above 127 letters.
+ */
+static inline int azb_ascii_lower(int c)
+{
+	return c >= 'A' && c <= 'Z' ? c - 'A' + 'a' : c;
+}
+
+static inline bool azb_ascii_alnum(int c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+	       (c >= 'A' && c <= 'Z');
+}
+
+int azb_ascii_casecmp(const char *a, const char *b);
+int azb_ascii_ncasecmp(const char *a, const char *b, size_t n);
 int azb_percent_decode(const char *in, size_t n, struct azb_str *out);
 void azb_http_date(char out[64], time_t t);
+/* JSON string literal: quotes, '\\', controls escaped; non-UTF-8 as U+FFFD */
+void azb_json_str(FILE *f, const char *s);
+/* A one-line notice through cfg->notice, or "azblob: ..." on stderr. */
+void azb_notice(const struct azb_config *cfg, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/*
+ * AZBLOB_TEST_ROOT, for the unit tests only: a directory that stands for
+ * "/" wherever the library looks at the system (/sys, the default device
+ * node). Unset (the normal case), paths are the system's own.
+ */
+const char *azb_test_root(void);
+/* cfg->device, or AZB_DEVICE_PATH under the test root; free() it. */
+char *azb_device_path(const struct azb_config *cfg);
 
 /* ---- request description ---- */
 struct azb_header {
@@ -143,5 +187,107 @@ struct azb_transport *azb_transport_http_new(const struct azb_config *cfg,
 					     struct azb_error *err);
 struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
 					       struct azb_error *err);
+/* The same on a node already open (fd is the transport's from now on). */
+struct azb_transport *azb_transport_device_from_fd(const struct azb_config *cfg,
+						   int fd, const char *path);
+
+/* ---- what --transport auto picks ---- */
+struct azb_auto {
+	enum azb_transport_kind kind;	/* HTTP or DEVICE; AUTO: none fits */
+	bool notice;	/* the node exists but refused: say so once */
+	char why[320];
+};
+
+/*
+ * The choice from the errno of opening the node O_RDWR (0: it opened):
+ * the device when it opens; http when there is no node (ENOENT, ENOTDIR)
+ * or the node refuses (EACCES, EPERM, ENODEV, ENXIO: with a notice);
+ * nothing for other errors, or when have_http is false and the device
+ * cannot be used.
+ */
+void azb_auto_choose(int open_errno, bool have_http, const char *path,
+		     struct azb_auto *a);
+/* Whether this build has the http transport (libcurl). */
+bool azb_have_http(void);
+
+/* ---- checks of the device node (transport_device.c) ---- */
+/*
+ * An empty request (every field zero) is refused by the driver's checks
+ * with EINVAL before anything is pinned or sent to the host: the cheapest
+ * question the ABI allows. Both return the errno of the answer (0 if the
+ * request was accepted, which the driver never does).
+ */
+int azb_dev_ioctl_probe(int fd);
+enum azb_uring_stage {
+	AZB_URING_SETUP = 1,	/* io_uring_setup() of an SQE128/CQE32 ring */
+	AZB_URING_COMMAND = 2,	/* the AZ_BLOB_URING_CMD_REQUEST command */
+};
+int azb_dev_uring_probe(int fd, enum azb_uring_stage *stage);
+
+/* ---- azblob doctor (doctor.c) ---- */
+/* The system calls the doctor makes on the node; unit tests replace them. */
+struct azb_sys_ops {
+	int (*open_node)(const char *path);	/* fd or -errno */
+	int (*ioctl_probe)(int fd);		/* as azb_dev_ioctl_probe */
+	int (*uring_probe)(int fd, enum azb_uring_stage *stage);
+};
+extern const struct azb_sys_ops azb_sys_real;
+
+enum azb_doctor_status {
+	AZB_DOC_USABLE,		/* the node opens and the driver answers */
+	AZB_DOC_NO_DEVICE,	/* no node, and the host offers no device */
+	AZB_DOC_NO_DRIVER,	/* offered, the driver is not loaded */
+	AZB_DOC_NO_NODE,	/* the driver has the device, no node */
+	AZB_DOC_PERMISSION,	/* the node refuses this user */
+	AZB_DOC_BROKEN,		/* anything else (stale node, not the driver) */
+};
+
+#define AZB_DOC_MISC_MAX	8
+
+struct azb_doctor {
+	char path[PATH_MAX];
+	/* the host's offer */
+	bool vmbus;			/* /sys/bus/vmbus/devices exists */
+	unsigned int vmbus_devices;
+	unsigned int offered;		/* of them with the Azure Blob class */
+	char instance[80];		/* the first one's device name */
+	char bound_to[64];		/* its driver, "" when none */
+	/* the driver */
+	bool module;			/* /sys/module/hv_azure_blob */
+	bool registered;		/* /sys/bus/vmbus/drivers/hv_azure_blob */
+	char initstate[16], version[64], srcversion[64], taint[16];
+	char kernel[80];
+	unsigned int nmisc;		/* /sys/class/misc/azure_blob* */
+	struct {
+		char name[32];
+		unsigned int major, minor;
+	} misc[AZB_DOC_MISC_MAX];
+	/* the node */
+	bool node_exists, node_chr, node_matches;
+	unsigned int major, minor;
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	char owner[64], group[64];
+	bool user_in_group;	/* this process has the node's group */
+	bool user_listed;	/* the group lists this user (a later login) */
+	char user[64];
+	int open_errno;
+	int ioctl_errno;	/* -1: not asked */
+	int uring_errno;	/* -1: not asked */
+	enum azb_uring_stage uring_stage;
+	/* the verdict */
+	struct azb_auto autosel;
+	bool uring_ok;
+	enum azb_doctor_status status;
+	int exit;
+	char summary[512];
+	char hint[768];
+};
+
+void azb_doctor_check(struct azb_doctor *d, const char *device,
+		      const struct azb_sys_ops *ops);
+void azb_doctor_print(const struct azb_doctor *d, FILE *f, bool json);
+const char *azb_doctor_status_name(enum azb_doctor_status s);
 
 #endif /* AZBLOB_INTERNAL_H */

@@ -6,7 +6,9 @@
  * data buffer (data_valid = upload length; for downloads data_len = the
  * expected body size), the response head back in the response buffer.
  * Single requests use the synchronous ioctl; when several are in flight
- * they go through io_uring (IORING_OP_URING_CMD).
+ * they go through io_uring (IORING_OP_URING_CMD). Without io_uring in the
+ * kernel, or without io_uring commands in the driver (-EOPNOTSUPP), every
+ * request takes the ioctl, after one notice.
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
@@ -27,11 +29,14 @@
 struct dev_transport {
 	struct azb_transport t;
 	int fd;
-	bool ring_ok;
+	bool ring_up;		/* the ring exists */
+	bool ring_ok;		/* new requests may go through it */
+	unsigned int ring_inflight;	/* commands in the ring */
 	struct io_uring ring;
 	struct azb_xfer **done;
 	unsigned int ndone;
-	const char *path;
+	const struct azb_config *cfg;
+	char *path;
 };
 
 _Static_assert(sizeof(struct az_blob_request_sync) == 72,
@@ -147,12 +152,10 @@ static void dev_complete(struct azb_xfer *x, int res, __u32 status,
 	azb_response_free(&r);
 }
 
-static int dev_submit(struct azb_transport *t, struct azb_xfer *x)
+/* One request through the synchronous ioctl; x is complete on return. */
+static void dev_ioctl(struct dev_transport *d, struct azb_xfer *x)
 {
-	struct dev_transport *d = (struct dev_transport *)t;
 	struct az_blob_request_sync rq;
-	struct io_uring_sqe *sqe;
-	unsigned char *area;
 	int ret;
 
 	x->terr = 0;
@@ -161,17 +164,57 @@ static int dev_submit(struct azb_transport *t, struct azb_xfer *x)
 	ret = dev_fill(x, &rq);
 	if (ret) {
 		dev_complete(x, ret, 0, 0, "request");
+		return;
+	}
+	do {
+		ret = ioctl(d->fd, IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, &rq);
+	} while (ret < 0 && errno == EINTR);
+	dev_complete(x, ret < 0 ? -errno : 0, rq.response.status,
+		     rq.response.response_len, "ioctl");
+}
+
+/*
+ * An AZ_BLOB_URING_CMD_REQUEST submission: the 80-byte command area of a
+ * 128-byte SQE holds the request (all zero when rq is NULL), then 8 zero
+ * bytes.
+ */
+static void dev_prep_cmd(struct io_uring_sqe *sqe, int fd,
+			 const struct az_blob_request_sync *rq)
+{
+	unsigned char *area;
+
+	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, fd, NULL, 0, 0);
+	sqe->cmd_op = AZ_BLOB_URING_CMD_REQUEST;
+	/*
+	 * Hide the pointer's origin from the compiler, which sizes struct
+	 * io_uring_sqe at 64 bytes.
+	 */
+	area = (unsigned char *)sqe + offsetof(struct io_uring_sqe, cmd);
+	__asm__("" : "+r"(area));
+	memset(area, 0, 80);
+	if (rq)
+		memcpy(area, rq, sizeof(*rq));
+}
+
+static int dev_submit(struct azb_transport *t, struct azb_xfer *x)
+{
+	struct dev_transport *d = (struct dev_transport *)t;
+	struct az_blob_request_sync rq;
+	struct io_uring_sqe *sqe;
+	int ret;
+
+	if (!d->ring_ok || t->depth == 1 || x->sync) {
+		dev_ioctl(d, x);
 		d->done[d->ndone++] = x;
 		t->inflight++;
 		return 0;
 	}
-	if (!d->ring_ok || t->depth == 1 || x->sync) {
-		do {
-			ret = ioctl(d->fd, IOCTL_AZ_BLOB_DRIVER_USER_REQUEST,
-				    &rq);
-		} while (ret < 0 && errno == EINTR);
-		dev_complete(x, ret < 0 ? -errno : 0, rq.response.status,
-			     rq.response.response_len, "ioctl");
+	x->terr = 0;
+	x->dev_status = 0;
+	x->terr_msg[0] = '\0';
+	ret = dev_fill(x, &rq);
+	if (ret) {
+		dev_complete(x, ret, 0, 0, "request");
 		d->done[d->ndone++] = x;
 		t->inflight++;
 		return 0;
@@ -183,21 +226,12 @@ static int dev_submit(struct azb_transport *t, struct azb_xfer *x)
 		if (!sqe)
 			return -EBUSY;
 	}
-	io_uring_prep_rw(IORING_OP_URING_CMD, sqe, d->fd, NULL, 0, 0);
-	sqe->cmd_op = AZ_BLOB_URING_CMD_REQUEST;
-	/*
-	 * The 80-byte command area of a 128-byte SQE: the request, then 8
-	 * zero bytes. Hide the pointer's origin from the compiler, which
-	 * sizes struct io_uring_sqe at 64 bytes.
-	 */
-	area = (unsigned char *)sqe + offsetof(struct io_uring_sqe, cmd);
-	__asm__("" : "+r"(area));
-	memset(area, 0, 80);
-	memcpy(area, &rq, sizeof(rq));
+	dev_prep_cmd(sqe, d->fd, &rq);
 	io_uring_sqe_set_data(sqe, x);
 	ret = io_uring_submit(&d->ring);
 	if (ret < 0)
 		return ret;
+	d->ring_inflight++;
 	t->inflight++;
 	return 0;
 }
@@ -208,7 +242,7 @@ static struct azb_xfer *dev_reap(struct azb_transport *t)
 	struct io_uring_cqe *cqe;
 	struct azb_xfer *x;
 	__u64 big;
-	int ret;
+	int ret, res;
 
 	if (d->ndone) {
 		x = d->done[0];
@@ -216,7 +250,7 @@ static struct azb_xfer *dev_reap(struct azb_transport *t)
 		t->inflight--;
 		return x;
 	}
-	if (!t->inflight || !d->ring_ok)
+	if (!d->ring_inflight)
 		return NULL;
 	do {
 		ret = io_uring_wait_cqe(&d->ring, &cqe);
@@ -224,11 +258,27 @@ static struct azb_xfer *dev_reap(struct azb_transport *t)
 	if (ret < 0)
 		return NULL;
 	x = io_uring_cqe_get_data(cqe);
+	res = cqe->res;
 	big = cqe->big_cqe[0];
-	dev_complete(x, cqe->res < 0 ? cqe->res : 0, AZ_BLOB_URING_STATUS(big),
-		     AZ_BLOB_URING_RESPONSE_LEN(big), "io_uring");
 	io_uring_cqe_seen(&d->ring, cqe);
+	d->ring_inflight--;
 	t->inflight--;
+	if (res == -EOPNOTSUPP) {
+		/*
+		 * The driver has no io_uring commands (built for an older
+		 * kernel): this one never reached it. It and every later
+		 * request take the ioctl.
+		 */
+		if (d->ring_ok)
+			azb_notice(d->cfg,
+				   "%s: the driver does not take io_uring commands (%s); using its ioctl, one request at a time",
+				   d->path, strerror(EOPNOTSUPP));
+		d->ring_ok = false;
+		dev_ioctl(d, x);
+		return x;
+	}
+	dev_complete(x, res < 0 ? res : 0, AZ_BLOB_URING_STATUS(big),
+		     AZ_BLOB_URING_RESPONSE_LEN(big), "io_uring");
 	return x;
 }
 
@@ -240,29 +290,21 @@ static void dev_destroy(struct azb_transport *t)
 	while (t->inflight)
 		if (!dev_reap(t))
 			break;
-	if (d->ring_ok)
+	if (d->ring_up)
 		io_uring_queue_exit(&d->ring);
 	close(d->fd);
 	free(d->done);
+	free(d->path);
 	free(d);
 }
 
-struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
-					       struct azb_error *err)
+struct azb_transport *azb_transport_device_from_fd(const struct azb_config *cfg,
+						   int fd, const char *path)
 {
 	struct dev_transport *d;
-	const char *path = cfg->device ? cfg->device : AZB_DEVICE_PATH;
 	unsigned int depth = cfg->parallel ? cfg->parallel : 1;
-	int fd, ret;
+	int ret;
 
-	fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		if (err)
-			err->sys_errno = errno;
-		azb_seterr(err, AZB_ETRANSPORT, "cannot open %s: %s", path,
-			   strerror(errno));
-		return NULL;
-	}
 	d = azb_xmalloc(sizeof(*d));
 	d->t.name = "device";
 	d->t.submit = dev_submit;
@@ -270,7 +312,8 @@ struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
 	d->t.destroy = dev_destroy;
 	d->t.depth = depth;
 	d->fd = fd;
-	d->path = path;
+	d->cfg = cfg;
+	d->path = azb_xstrdup(path);
 	d->done = azb_xmalloc(sizeof(*d->done) * (depth + 1));
 	if (depth > 1) {
 		unsigned int entries = 1;
@@ -281,15 +324,76 @@ struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
 					  IORING_SETUP_SQE128 |
 					  IORING_SETUP_CQE32);
 		if (ret < 0) {
-			/* Old kernel or io_uring disabled: sync ioctls. */
-			if (cfg->verbose)
-				fprintf(stderr,
-					"azblob: io_uring unavailable (%s), using the ioctl\n",
-					strerror(-ret));
+			/* No io_uring, or disabled, or too old for SQE128. */
+			azb_notice(cfg,
+				   "io_uring is not available (%s); using the ioctl of %s, one request at a time",
+				   strerror(-ret), path);
 			d->t.depth = 1;
 		} else {
+			d->ring_up = true;
 			d->ring_ok = true;
 		}
 	}
 	return &d->t;
+}
+
+struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
+					       struct azb_error *err)
+{
+	struct azb_transport *t;
+	char *path = azb_device_path(cfg);
+	int fd;
+
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		if (err)
+			err->sys_errno = errno;
+		azb_seterr(err, AZB_ETRANSPORT,
+			   "cannot open %s: %s (azblob doctor tells why)",
+			   path, strerror(errno));
+		free(path);
+		return NULL;
+	}
+	t = azb_transport_device_from_fd(cfg, fd, path);
+	free(path);
+	return t;
+}
+
+int azb_dev_ioctl_probe(int fd)
+{
+	struct az_blob_request_sync rq;
+
+	memset(&rq, 0, sizeof(rq));
+	if (!ioctl(fd, IOCTL_AZ_BLOB_DRIVER_USER_REQUEST, &rq))
+		return 0;
+	return errno;
+}
+
+int azb_dev_uring_probe(int fd, enum azb_uring_stage *stage)
+{
+	struct io_uring_cqe *cqe;
+	struct io_uring_sqe *sqe;
+	struct io_uring ring;
+	int ret;
+
+	*stage = AZB_URING_SETUP;
+	ret = io_uring_queue_init(2, &ring, IORING_SETUP_SQE128 |
+				  IORING_SETUP_CQE32);
+	if (ret < 0)
+		return -ret;
+	*stage = AZB_URING_COMMAND;
+	sqe = io_uring_get_sqe(&ring);
+	dev_prep_cmd(sqe, fd, NULL);
+	ret = io_uring_submit(&ring);
+	if (ret >= 0) {
+		do {
+			ret = io_uring_wait_cqe(&ring, &cqe);
+		} while (ret == -EINTR);
+	}
+	if (ret >= 0) {
+		ret = cqe->res;
+		io_uring_cqe_seen(&ring, cqe);
+	}
+	io_uring_queue_exit(&ring);
+	return -ret;
 }

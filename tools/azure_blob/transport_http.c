@@ -13,7 +13,6 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <curl/curl.h>
 #include "internal.h"
 
@@ -92,7 +91,7 @@ static int http_submit(struct azb_transport *t, struct azb_xfer *x)
 			n = sizeof(line) - 1;
 		memcpy(line, p, n);
 		line[n] = '\0';
-		if (!strncasecmp(line, "Content-Type:", 13))
+		if (!azb_ascii_ncasecmp(line, "Content-Type:", 13))
 			has_ctype = true;
 		hx->hdrs = curl_slist_append(hx->hdrs, line);
 	}

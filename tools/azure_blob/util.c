@@ -4,7 +4,6 @@
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
-#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -149,9 +148,28 @@ void azb_md5_b64(const void *data, size_t len, char out[32])
 	EVP_EncodeBlock((unsigned char *)out, md, (int)mdlen);
 }
 
+int azb_ascii_ncasecmp(const char *a, const char *b, size_t n)
+{
+	for (; n; n--, a++, b++) {
+		int x = azb_ascii_lower((unsigned char)*a);
+		int y = azb_ascii_lower((unsigned char)*b);
+
+		if (x != y || !x)
+			return x - y;
+	}
+	return 0;
+}
+
+int azb_ascii_casecmp(const char *a, const char *b)
+{
+	return azb_ascii_ncasecmp(a, b, (size_t)-1);
+}
+
+/* RFC 3986 unreserved characters: ASCII only. */
 static bool unreserved(int c)
 {
-	return isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~';
+	return azb_ascii_alnum(c) || c == '-' || c == '_' || c == '.' ||
+	       c == '~';
 }
 
 void azb_percent_encode(struct azb_str *s, const char *txt, bool keep_slash)
@@ -177,7 +195,7 @@ static int hexval(int c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
-	c = tolower(c);
+	c = azb_ascii_lower(c);
 	if (c >= 'a' && c <= 'f')
 		return c - 'a' + 10;
 	return -1;
@@ -210,12 +228,125 @@ int azb_percent_decode(const char *in, size_t n, struct azb_str *out)
 	return 0;
 }
 
+/*
+ * RFC 1123 date, as x-ms-date and the Shared Key signature need it. HTTP
+ * dates are English whatever the locale: strftime's %a and %b follow
+ * LC_TIME, which a program using this library may have set with
+ * setlocale(LC_ALL, ""), so the names come from fixed tables.
+ */
 void azb_http_date(char out[64], time_t t)
 {
+	static const char wday[7][4] = {
+		"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat",
+	};
+	static const char mon[12][4] = {
+		"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+		"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+	};
 	struct tm tm;
 
-	gmtime_r(&t, &tm);
-	strftime(out, 64, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!gmtime_r(&t, &tm) || tm.tm_wday < 0 || tm.tm_wday > 6 ||
+	    tm.tm_mon < 0 || tm.tm_mon > 11 || tm.tm_year < -1900 ||
+	    tm.tm_year > 9999 - 1900) {
+		/* No four-digit year: the epoch, which the service refuses. */
+		t = 0;
+		gmtime_r(&t, &tm);
+	}
+	snprintf(out, 64, "%s, %02d %s %04d %02d:%02d:%02d GMT",
+		 wday[tm.tm_wday], tm.tm_mday, mon[tm.tm_mon],
+		 tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+}
+
+/* Length of the UTF-8 sequence at s (1..4), 0 if it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	unsigned char c = s[0];
+	unsigned char lo = 0x80, hi = 0xbf;
+	size_t n, i;
+
+	if (c < 0x80)
+		return 1;
+	if (c >= 0xc2 && c <= 0xdf)
+		n = 2;
+	else if (c >= 0xe0 && c <= 0xef)
+		n = 3;
+	else if (c >= 0xf0 && c <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	/* no overlong forms, no surrogates, nothing above U+10FFFF */
+	if (c == 0xe0)
+		lo = 0xa0;
+	else if (c == 0xed)
+		hi = 0x9f;
+	else if (c == 0xf0)
+		lo = 0x90;
+	else if (c == 0xf4)
+		hi = 0x8f;
+	for (i = 1; i < n; i++, lo = 0x80, hi = 0xbf)
+		if (s[i] < lo || s[i] > hi)
+			return 0;
+	return n;
+}
+
+void azb_json_str(FILE *f, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	fputc('"', f);
+	while (*p) {
+		size_t n = utf8_len(p);
+
+		if (*p == '"' || *p == '\\') {
+			fputc('\\', f);
+			fputc(*p, f);
+		} else if (*p == '\n') {
+			fputs("\\n", f);
+		} else if (*p == '\t') {
+			fputs("\\t", f);
+		} else if (*p < 0x20 || *p == 0x7f) {
+			fprintf(f, "\\u%04x", *p);
+		} else if (!n) {
+			fputs("\\ufffd", f);
+			n = 1;
+		} else {
+			fwrite(p, 1, n, f);
+		}
+		p += n ? n : 1;
+	}
+	fputc('"', f);
+}
+
+void azb_notice(const struct azb_config *cfg, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (cfg && cfg->notice)
+		cfg->notice(cfg->notice_arg, msg);
+	else
+		fprintf(stderr, "azblob: %s\n", msg);
+}
+
+const char *azb_test_root(void)
+{
+	const char *root = secure_getenv("AZBLOB_TEST_ROOT");
+
+	return root ? root : "";
+}
+
+char *azb_device_path(const struct azb_config *cfg)
+{
+	struct azb_str s = {0};
+
+	if (cfg && cfg->device)
+		return azb_xstrdup(cfg->device);
+	azb_str_puts(&s, azb_test_root());
+	azb_str_puts(&s, AZB_DEVICE_PATH);
+	return s.p;
 }
 
 const char *azb_code_name(int code)

@@ -7,17 +7,22 @@
  *   unit_test            run the tests
  *   unit_test sts N      print the string-to-sign of vector N
  *   unit_test sig N      print the Authorization value of vector N
+ *   unit_test locale     setlocale(LC_ALL, "") first, then the checks of
+ *                        what must not follow the locale (tests/unit.sh
+ *                        runs it under generated non-English locales)
  *
  * Copyright (c) 2026 The hv_azure_blob authors
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <locale.h>
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 #include "internal.h"
 
@@ -443,10 +448,108 @@ static void test_http_reap(void)
 	azb_config_free(&cfg);
 }
 
+/*
+ * Header names, percent-encoding and their case rules are ASCII: under
+ * tr_TR 'I' does not fold to 'i' (strcasecmp, tolower), under ISO-8859
+ * locales isalnum() is true for bytes above 127.
+ */
+static void test_locale_ascii(const char *name)
+{
+	static const char head[] =
+		"HTTP/1.1 200 OK\r\nX-MS-REQUEST-ID: r1\r\n"
+		"CONTENT-LENGTH: 7\r\n\r\n";
+	struct azb_request r;
+	struct azb_response resp;
+	struct azb_str e = {0}, sts = {0};
+	const char *v;
+	int ret;
+
+	/* "d/\u00e4 b" in UTF-8 */
+	azb_percent_encode(&e, "d/\xc3\xa4 b", true);
+	CHECK(!strcmp(e.p, "d/%C3%A4%20b"),
+	      "percent-encoding under %s: \"%s\"", name, e.p);
+	azb_str_free(&e);
+
+	azb_req_init(&r, "GET");
+	azb_str_puts(&r.path, "/c/b");
+	azb_req_header(&r, "If-Match", "\"0x1\"");
+	azb_req_header(&r, "x-ms-date", "Mon, 05 Jan 2026 10:00:00 GMT");
+	azb_req_header(&r, "x-ms-meta-ID", "7");
+	v = azb_req_get(&r, "if-match");
+	CHECK(v && !strcmp(v, "\"0x1\""),
+	      "request header lookup under %s: if-match finds If-Match", name);
+	azb_sharedkey_string_to_sign(&r, "acct", "", &sts);
+	CHECK(sts.p && strstr(sts.p, "\n\"0x1\"\n") &&
+	      strstr(sts.p, "\nx-ms-meta-id:7\n"),
+	      "string-to-sign under %s: If-Match signed, x-ms-meta-ID as x-ms-meta-id",
+	      name);
+	azb_str_free(&sts);
+	azb_req_free(&r);
+
+	ret = azb_parse_response_head(head, sizeof(head) - 1, &resp);
+	v = ret ? NULL : azb_resp_get(&resp, "x-ms-request-id");
+	CHECK(!ret && resp.content_length == 7 && v && !strcmp(v, "r1"),
+	      "response head under %s: upper-case names found", name);
+	if (!ret)
+		azb_response_free(&resp);
+}
+
+/*
+ * Under the locale of the environment (setlocale(LC_ALL, "") as a program
+ * using the library may call it): the x-ms-date value stays RFC 1123 in
+ * English. The reference is strftime() in the C locale.
+ */
+#define DATE_MON_05_JAN_2026	1767607200	/* 10:00:00 UTC */
+
+static void test_locale(void)
+{
+	const char *name = setlocale(LC_ALL, "");
+	locale_t c = newlocale(LC_ALL_MASK, "C", (locale_t)0);
+	time_t t = DATE_MON_05_JAN_2026;
+	char here[64] = "", ref[64] = "", got[64];
+	unsigned int i, bad = 0;
+	struct tm tm;
+
+	CHECK(name && strcmp(name, "C") && strcmp(name, "POSIX") && c,
+	      "locale: setlocale(LC_ALL, \"\") chose %s",
+	      name ? name : "nothing");
+	gmtime_r(&t, &tm);
+	strftime(here, sizeof(here), "%a %b", &tm);
+	if (c)
+		strftime_l(ref, sizeof(ref), "%a %b", &tm, c);
+	/* An English locale would let the old strftime() code pass. */
+	CHECK(strcmp(here, ref),
+	      "locale: %s calls Mon Jan \"%s\" (C locale: \"%s\")",
+	      name ? name : "?", here, ref);
+	azb_http_date(got, t);
+	CHECK(!strcmp(got, "Mon, 05 Jan 2026 10:00:00 GMT"),
+	      "x-ms-date under %s: \"%s\"", name ? name : "?", got);
+	/* Every weekday and month name, and the digits around them. */
+	for (i = 0; i < 400 && c; i++, t += 86400 + 3661) {
+		gmtime_r(&t, &tm);
+		strftime_l(ref, sizeof(ref), "%a, %d %b %Y %H:%M:%S GMT", &tm,
+			   c);
+		azb_http_date(got, t);
+		if (strcmp(got, ref) && !bad++)
+			printf("# %s, want %s\n", got, ref);
+	}
+	CHECK(c && !bad,
+	      "x-ms-date under %s equals the C locale's for 400 days (%u differ)",
+	      name ? name : "?", bad);
+	if (c)
+		freelocale(c);
+	test_locale_ascii(name ? name : "?");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3)
 		return print_vec(argv[1], atoi(argv[2]));
+	if (argc == 2 && !strcmp(argv[1], "locale")) {
+		test_locale();
+		printf("1..%d\n", tests);
+		return failed ? 1 : 0;
+	}
 	test_signer();
 	test_response();
 	test_xml();

@@ -85,7 +85,8 @@ check() {
 	ok "host: $desc"
 }
 
-for f in "$AZBLOB" "$BUILD/azure_blob/azblob-static" "$BUILD/e2e/rawreq" \
+for f in "$AZBLOB" "$BUILD/azure_blob/azblob-static" \
+	 "$BUILD/azure_blob/json_check" "$BUILD/e2e/rawreq" \
 	 "$BUILD/rig/vsp" "$BUILD/rig/vmbus_emu.ko" \
 	 "$BUILD/rig/hv_azure_blob.ko" "$BUILD/vm/vmlinuz"; do
 	[ -e "$f" ] || bail "missing $f (run make e2e)"
@@ -139,6 +140,7 @@ rm -rf "$P"
 mkdir -p "$P"
 strip -o "$P/azblob" "$BUILD/azure_blob/azblob-static"
 strip -o "$P/rawreq" "$BUILD/e2e/rawreq"
+strip -o "$P/json_check" "$BUILD/azure_blob/json_check"
 install -m 0755 "$HERE/guest-run.sh" "$P/run"
 install -m 0644 "$RIG/debug/kmemleak.sh" "$P/kmemleak.sh"
 printf 'PORT=%s\nDEAD_PORT=%s\nHANG_PORT=%s\n' "$PORT" "$DEAD_PORT" \
@@ -229,6 +231,20 @@ while read -r _ _ name json; do
 		nok "host: $name error differs: device '$g' http '$h'"
 	fi
 done < <(grep '^# GJSON ' "$WORK/console")
+
+# the guest's azblob doctor --json, parsed by python3 here as well
+doc=$(grep '^# GDOCTOR ' "$WORK/console" | head -n 1)
+if got=$(python3 -c '
+import json, sys
+d = json.loads(sys.argv[1][len("# GDOCTOR "):])
+assert d["usable"] and d["exit"] == 0 and d["io_uring"]["works"], d
+print(d["status"], d["driver"]["kernel"], "srcversion", d["driver"]["srcversion"] or "none",
+      d["device"], "%d:%d" % (d["node"]["major"], d["node"]["minor"]))
+' "$doc" 2>&1); then
+	ok "host: the guest's doctor --json parses (python3): $got"
+else
+	nok "host: the guest's doctor --json: $(tail -n 1 <<<"$got") in '$(head -c 300 <<<"$doc")'"
+fi
 
 # the VSP: every request answered, the non-zero host statuses logged
 if grep -q "http: requests [0-9]*, host failures" "$OUT/vsp.log"; then

@@ -5,7 +5,9 @@
 # azblob over /dev/azure_blob, the VSP's http backend, Azurite on the
 # host. Prints TAP lines ("ok N - guest: ...") and, for the host half to
 # compare, "# GSHA <blob> <sha256> <size>", "# GRANGE <name> <sha256>" and
-# "# GJSON <name> <json>". ./env gives PORT, DEAD_PORT (closed) and
+# "# GJSON <name> <json>"; then azblob doctor (as root, as a user the
+# node refuses, with io_uring disabled, on a stale node) and its --json
+# checked by ./json_check. ./env gives PORT, DEAD_PORT (closed) and
 # HANG_PORT (accepts, never answers); ./expect lists
 # the blobs the host uploaded over http ("<blob> <sha256> <size>").
 #
@@ -195,6 +197,7 @@ check "connection refused: exit 9, host status 111 shown" 9 "host status 111" --
 grep -q "refused the connection" $T/err && ok "the CLI names the host status" || nok "the CLI message: $(cat $T/err)"
 raw --device /dev/azure_blob1 --data-len 4096 GET /e2e/g-one
 if grep -q '^status 111$' $T/raw; then ok "raw request to a dead endpoint: host status 111 (ECONNREFUSED)"; else nok "dead endpoint: $(cat $T/raw)"; fi
+STALE_DEV=$(cat /sys/class/misc/azure_blob1/dev)
 ctl "rescind 1" >/dev/null
 
 # --- rescind with HTTP transfers in flight (an endpoint that never answers) --
@@ -228,6 +231,115 @@ while [ ! -c /dev/azure_blob1 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); do
 check "after the cancel, the re-offered slot works against Azurite" 0 "size:          1$" -- --device /dev/azure_blob1 stat $C/g-one
 ctl "rescind 1" >/dev/null
 ctl "reset" >/dev/null
+
+# --- azblob doctor -----------------------------------------------------------
+# doctor_check DESC WANT_EXIT PATTERN [RUNNER] -- doctor args
+doctor_check() {
+	desc=$1 want=$2 pat=$3 run=${4:-}
+	shift 5
+	$run ./azblob doctor "$@" >$T/doc 2>&1
+	rc=$?
+	if [ "$rc" -eq "$want" ] && grep -q -- "$pat" $T/doc; then
+		ok "doctor, $desc: exit $rc, '$pat'"
+	else
+		nok "doctor, $desc: exit $rc (want $want), no '$pat':"
+		sed 's/^/#   /' $T/doc
+	fi
+	sed 's/^/# doctor: /' $T/doc
+}
+doctor_check "as root" 0 "verdict     usable" "" --
+./azblob doctor --json >$T/doc.json 2>$T/err
+rc=$?
+st=$(./json_check $T/doc.json status)
+uring=$(./json_check $T/doc.json io_uring)
+auto=$(./json_check $T/doc.json auto)
+offer=$(./json_check $T/doc.json offer)
+if [ "$rc" -eq 0 ] && [ "$st" = '"usable"' ] &&
+   echo "$uring" | grep -q '"works":true,"errno":22' &&
+   echo "$auto" | grep -q '"transport":"device","io":"io_uring"' &&
+   echo "$offer" | grep -q '"offered":1,'; then
+	ok "doctor --json: valid JSON (json_check), usable, io_uring works, one device offered, auto: device with io_uring"
+else
+	nok "doctor --json: exit $rc status $st: $(head -c 600 $T/doc.json) $(cat $T/err)"
+fi
+echo "# GDOCTOR $(cat $T/doc.json)"
+
+# a user the node refuses: group azureblob as the udev rule of the rst
+# gives it, the user not in it; then in it
+mkdir -p /etc
+printf 'root:x:0:0:root:/root:/bin/sh\nazuser:x:1000:1000:azuser:/tmp:/bin/sh\n' >/etc/passwd
+printf 'root:x:0:\nazuser:x:1000:\nazureblob:x:990:\n' >/etc/group
+chgrp 990 /dev/azure_blob && chmod 0660 /dev/azure_blob
+as_user() { su -s /bin/sh azuser -c "cd /opt/azure_blob && $*"; }
+if [ "$(as_user id -u 2>&1)" = 1000 ]; then
+	doctor_check "as a user outside the node's group (EACCES)" 7 "usermod -aG azureblob" as_user --
+	as_user ./azblob --transport auto --no-progress stat $C/g-one >$T/out 2>$T/err
+	rc=$?
+	if [ "$rc" -eq 9 ] && grep -q "cannot be opened: Permission denied, and this azblob has no http transport (azblob doctor tells why)" $T/err; then
+		ok "auto as a refused user, device-only azblob: exit 9, says why"
+	else
+		nok "auto as a refused user: exit $rc: $(cat $T/err)"
+	fi
+	# a login from before the user joined the group
+	rm -f $T/ready $T/joined
+	as_user "touch $T/ready; while [ ! -e $T/joined ]; do sleep 0.1; done; ./azblob doctor" >$T/doc 2>&1 &
+	upid=$!
+	i=0
+	while [ ! -e $T/ready ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	printf 'root:x:0:\nazuser:x:1000:\nazureblob:x:990:azuser\n' >/etc/group
+	touch $T/joined
+	wait $upid
+	rc=$?
+	if [ "$rc" -eq 7 ] && grep -q "azuser is in group azureblob, but this login started before that: log in again" $T/doc; then
+		ok "doctor, a login older than the group membership: exit 7, 'log in again'"
+	else
+		nok "doctor, a login older than the group membership: exit $rc:"
+		sed 's/^/#   /' $T/doc
+	fi
+	doctor_check "as a user in the node's group" 0 "verdict     usable" as_user --
+	if as_user ./azblob --no-progress --parallel 4 --chunk-size 256K get $C/g-odd1000003 $T/user-get 2>$T/err &&
+	   [ "$(sha $T/user-get)" = "$(sha $T/in-odd1000003)" ]; then
+		ok "a user in the node's group reads a blob through the device (io_uring, 4 in flight)"
+	else
+		nok "a user in the node's group: $(cat $T/err)"
+	fi
+	rm -f $T/user-get
+else
+	nok "su to a user: $(as_user id -u 2>&1)"
+fi
+chgrp 0 /dev/azure_blob && chmod 0600 /dev/azure_blob
+
+# io_uring disabled: the device's requests take the ioctl, one notice
+if echo 2 >/proc/sys/kernel/io_uring_disabled; then
+	doctor_check "with io_uring disabled" 0 "io_uring is disabled" "" --
+	$AZ --parallel 4 --chunk-size 1M get $C/g-multi-block $T/out 2>$T/err
+	rc=$?
+	n=$(grep -c "io_uring is not available" $T/err)
+	if [ "$rc" -eq 0 ] && [ "$n" -eq 1 ] && [ "$(sha $T/out)" = "$(sha $T/in-multi-block)" ]; then
+		ok "io_uring disabled: a parallel get takes the ioctl after one notice, sha256 equal"
+	else
+		nok "io_uring disabled: exit $rc, $n notices: $(cat $T/err)"
+	fi
+	echo 0 >/proc/sys/kernel/io_uring_disabled
+	rm -f $T/out
+else
+	nok "cannot set kernel.io_uring_disabled"
+fi
+
+# a node left behind by the rescinded slot 1: ENODEV
+if [ -n "$STALE_DEV" ] && mknod $T/stale c "${STALE_DEV%:*}" "${STALE_DEV#*:}"; then
+	doctor_check "stale node $STALE_DEV of the rescinded device (ENODEV)" 9 "No such device" "" -- --device $T/stale
+	./azblob --device $T/stale --no-progress stat $C/g-one >$T/out 2>$T/err
+	rc=$?
+	if [ "$rc" -eq 9 ] && grep -q "No such device, and this azblob has no http transport" $T/err; then
+		ok "auto on the stale node, device-only azblob: exit 9, says why"
+	else
+		nok "auto on the stale node: exit $rc: $(cat $T/err)"
+	fi
+	rm -f $T/stale
+else
+	nok "no stale node (slot 1 was $STALE_DEV)"
+fi
 
 # --- the host saw no protocol violation; pins balance ---------------------
 st=$(ctl "stats 0")
