@@ -15,7 +15,7 @@ OUT=${1:?usage: e2e.sh BUILD_DIR}
 TOP=$(cd "$(dirname "$0")/../../.." && pwd)
 AZ_DIR=$TOP/build/azurite
 AZ_VERSION=3.35.0
-PORT=${AZBLOB_E2E_PORT:-10000}
+PORT=${AZBLOB_E2E_PORT:-}
 AZBLOB=$OUT/azblob
 RESULTS=$TOP/build/results
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
@@ -71,7 +71,17 @@ if [ "$(node -p "require('$AZ_DIR/node_modules/azurite/package.json').version" 2
 	(cd "$AZ_DIR" && npm install --no-audit --no-fund --loglevel=error \
 		"azurite@$AZ_VERSION" >&2) || bail "npm install azurite failed"
 fi
-if (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; then
+port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+# Azurite's own port when free (the connection string shortcut is tested
+# then), else the first free one from 10200 up.
+if [ -z "$PORT" ]; then
+	PORT=10000
+	if port_busy $PORT; then
+		PORT=10200
+		while port_busy $PORT; do PORT=$((PORT + 1)); done
+	fi
+fi
+if port_busy "$PORT"; then
 	bail "127.0.0.1:$PORT is already in use (set AZBLOB_E2E_PORT)"
 fi
 node "$AZ_DIR/node_modules/azurite/dist/src/blob/main.js" \
