@@ -185,6 +185,19 @@ struct azb_transport {
 
 struct azb_transport *azb_transport_http_new(const struct azb_config *cfg,
 					     struct azb_error *err);
+
+/*
+ * The device transport's pieces, for programs that drive their own ring
+ * (azblobd): fill the request of a transfer (-E2BIG above the page bound),
+ * prepare its io_uring command, and interpret a completion.
+ */
+struct az_blob_request_sync;
+struct io_uring_sqe;
+int azb_dev_fill(struct azb_xfer *x, struct az_blob_request_sync *rq);
+void azb_dev_prep_sqe(struct io_uring_sqe *sqe, int fd,
+		      const struct az_blob_request_sync *rq);
+void azb_dev_complete(struct azb_xfer *x, int res, unsigned int status,
+		      unsigned int resp_len, const char *how);
 struct azb_transport *azb_transport_device_new(const struct azb_config *cfg,
 					       struct azb_error *err);
 /* The same on a node already open (fd is the transport's from now on). */

@@ -397,3 +397,25 @@ int azb_dev_uring_probe(int fd, enum azb_uring_stage *stage)
 	io_uring_queue_exit(&ring);
 	return -ret;
 }
+
+/*
+ * The same steps for programs that drive their own ring on the device
+ * (azblobd): lay out a transfer's request (-E2BIG above the page bound),
+ * prepare its command, interpret its completion.
+ */
+int azb_dev_fill(struct azb_xfer *x, struct az_blob_request_sync *rq)
+{
+	return dev_fill(x, rq);
+}
+
+void azb_dev_prep_sqe(struct io_uring_sqe *sqe, int fd,
+		      const struct az_blob_request_sync *rq)
+{
+	dev_prep_cmd(sqe, fd, rq);
+}
+
+void azb_dev_complete(struct azb_xfer *x, int res, unsigned int status,
+		      unsigned int resp_len, const char *how)
+{
+	dev_complete(x, res, status, resp_len, how);
+}
