@@ -113,6 +113,11 @@ struct azd_dev_stats {
 };
 void azd_dev_get_stats(struct azd_dev_stats *s);
 
+/* ---- who connected, and may that user use the device ---- */
+int azd_peer_uid(int fd, uid_t *uid);
+/* 0: uid could open the device read-write; else -EACCES with why */
+int azd_access(uid_t uid, const char *device, char *why, size_t len);
+
 /* ---- HTTP front ---- */
 int azd_http_start(const struct azd_config *cfg);
 void azd_http_quiesce(void);

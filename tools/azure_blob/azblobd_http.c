@@ -38,16 +38,18 @@
 #include <misc/hv_azure_blob.h>
 #include "azblobd_req.h"
 
-/* per connection */
+/* per connection: who is on the other end, may it use the device */
 struct azd_conn {
-	uid_t uid;		/* not known yet: (uid_t)-1 */
+	uid_t uid;
+	bool denied;
+	char why[400];
 	char *uri;		/* raw request-target of the current request */
 };
 
 static const struct azd_config *cfg;
 static struct MHD_Daemon *daemons[2];
 static atomic_uint active;
-static atomic_ullong st_requests, st_errors, st_split;
+static atomic_ullong st_requests, st_denied, st_errors, st_split;
 
 /* ---- reference counting, suspend and resume ---- */
 
@@ -657,7 +659,12 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	struct azb_str head = {0};
 	size_t strip, max, i;
 
-	(void)c;
+	if (c->denied) {
+		atomic_fetch_add(&st_denied, 1);
+		return answer_error(r, 403, "DeviceAccessDenied",
+				    "%s (azblobd serves only users who could open %s themselves)",
+				    c->why, r->cfg->device);
+	}
 	if (r->uri[0] != '/')
 		return answer_error(r, 400, "InvalidUri",
 				    "the request-target must be a path (origin form), not '%.100s'",
@@ -875,10 +882,11 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 			  void **socket_context,
 			  enum MHD_ConnectionNotificationCode code)
 {
+	const union MHD_ConnectionInfo *ci;
 	struct azd_conn *c;
+	int ret;
 
 	(void)cls;
-	(void)mc;
 	if (code == MHD_CONNECTION_NOTIFY_CLOSED) {
 		c = *socket_context;
 		if (c) {
@@ -889,7 +897,17 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 		return;
 	}
 	c = azb_xmalloc(sizeof(*c));
-	c->uid = (uid_t)-1;
+	ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ret = ci ? azd_peer_uid(ci->connect_fd, &c->uid) : -EBADF;
+	if (ret) {
+		c->denied = true;
+		c->uid = (uid_t)-1;
+		snprintf(c->why, sizeof(c->why),
+			 "the connecting process's user could not be found (sock_diag: %s)",
+			 strerror(-ret));
+	} else if (azd_access(c->uid, cfg->device, c->why, sizeof(c->why))) {
+		c->denied = true;
+	}
 	*socket_context = c;
 }
 
@@ -1031,8 +1049,9 @@ void azd_http_log_stats(void)
 	azd_dev_get_stats(&d);
 	azd_mem_stats(&used, &peak, &waits);
 	azd_log(AZD_NOTICE,
-		"stats: requests %llu, own errors %llu, split GETs %llu, active %u; device: submitted %llu, completed %llu, failed %llu, up %llu bytes, down %llu bytes, reopened %llu; memory: used %llu, peak %llu, waits %llu",
+		"stats: requests %llu, denied %llu, own errors %llu, split GETs %llu, active %u; device: submitted %llu, completed %llu, failed %llu, up %llu bytes, down %llu bytes, reopened %llu; memory: used %llu, peak %llu, waits %llu",
 		(unsigned long long)atomic_load(&st_requests),
+		(unsigned long long)atomic_load(&st_denied),
 		(unsigned long long)atomic_load(&st_errors),
 		(unsigned long long)atomic_load(&st_split),
 		atomic_load(&active),
