@@ -55,6 +55,7 @@
 static char http_endpoint[HTTP_URL_MAX] = HTTP_DEFAULT_ENDPOINT;
 static uint32_t http_max_inflight = 64;
 static uint32_t http_timeout_ms = 120000;
+static bool http_keep_host;	/* send the request head's Host */
 
 enum http_kind { K_GET, K_HEAD, K_UPLOAD, K_OTHER };
 
@@ -160,6 +161,11 @@ int vsp_http_set_timeout_ms(uint32_t ms)
 		return -1;
 	http_timeout_ms = ms;
 	return 0;
+}
+
+void vsp_http_set_keep_host(bool on)
+{
+	http_keep_host = on;
 }
 
 const char *vsp_http_endpoint(void)
@@ -640,8 +646,13 @@ static const char *parse_head(struct http_job *j, char *buf, uint32_t len,
 		e = eol;
 		while (e > v && (e[-1] == ' ' || e[-1] == '\t'))
 			e--;
-		if (name_is(p, n, "Host"))
-			continue;	/* the endpoint's authority instead */
+		/*
+		 * The endpoint's authority instead, unless the guest's Host
+		 * names the account (a host-style endpoint at the endpoint's
+		 * address, as the real host would reach the account).
+		 */
+		if (name_is(p, n, "Host") && !http_keep_host)
+			continue;
 		if (name_is(p, n, "Transfer-Encoding"))
 			return "Transfer-Encoding in the request";
 		if (name_is(p, n, "Content-Length")) {

@@ -1802,6 +1802,7 @@ static void usage(void)
 		"           [--offer SLOT]... [--no-offer] [--poll-us N]\n"
 		"           [--backend null|echo|http] [--http-endpoint URL]\n"
 		"           [--http-max-inflight N] [--http-timeout-ms MS]\n"
+		"           [--http-keep-host]\n"
 		"  --socket     ivshmem server socket QEMU connects to\n"
 		"  --guest-ram  QEMU's memory-backend-file (share=on)\n"
 		"  --log        log file (default: stderr)\n"
@@ -1812,7 +1813,8 @@ static void usage(void)
 		"  --http-endpoint      blob endpoint of the http backend, loopback\n"
 		"               only (http://127.0.0.1:10000/devstoreaccount1)\n"
 		"  --http-max-inflight  HTTP transfers at once (64)\n"
-		"  --http-timeout-ms    bound of one HTTP exchange (120000)\n");
+		"  --http-timeout-ms    bound of one HTTP exchange (120000)\n"
+		"  --http-keep-host     send the request's Host, not the endpoint's\n");
 }
 
 int main(int argc, char **argv)
@@ -1828,6 +1830,7 @@ int main(int argc, char **argv)
 		{ "http-endpoint", required_argument, NULL, 'e' },
 		{ "http-max-inflight", required_argument, NULL, 'm' },
 		{ "http-timeout-ms", required_argument, NULL, 't' },
+		{ "http-keep-host", no_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ }
 	};
@@ -1897,6 +1900,9 @@ int main(int argc, char **argv)
 				usage();
 				return 1;
 			}
+			break;
+		case 'k':
+			vsp_http_set_keep_host(true);
 			break;
 		default:
 			usage();

@@ -171,6 +171,7 @@ extern const struct vsp_backend vsp_http_backend;
 int vsp_http_set_endpoint(const char *url);
 int vsp_http_set_max_inflight(uint32_t n);
 int vsp_http_set_timeout_ms(uint32_t ms);
+void vsp_http_set_keep_host(bool on);
 const char *vsp_http_endpoint(void);
 void vsp_http_stats(void);
 
