@@ -11,7 +11,7 @@
 #   make check-static  kbuild W=1 + sparse, checkpatch --strict, kernel-doc,
 #                      uapi header tests, pahole, docs (on build/linux-6.12)
 #   make demo          the driver at work (tools/testing/azure_blob/)
-#   make vm-test|kunit|e2e   the suites of tools/testing/azure_blob/
+#   make vm-test|kunit|e2e|azblobd   the suites of tools/testing/azure_blob/
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make bench         sync ioctl versus io_uring in the VM; writes
 #                      build/bench/report.md, results.json and PNG plots
@@ -30,11 +30,11 @@ RESULTS := build/results
 
 # The suites "make test" runs, in order, after check-static. (soak and
 # bench take too long for every run; see README.md.)
-TEST_SUITES := vm-test vm-test-6.1 kunit e2e client fuzz vm-test-debug
+TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
 	summary print-suites clean help client vm-test-debug fuzz soak \
-	vm-test-6.1
+	vm-test-6.1 azblobd
 
 all: modules
 
@@ -52,7 +52,7 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test vm-test-6.1 kunit e2e demo bench vm-test-debug fuzz soak:
+vm-test vm-test-6.1 kunit e2e azblobd demo bench vm-test-debug fuzz soak:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \
