@@ -329,14 +329,14 @@ enum MHD_Result azd_stream_start(struct azd_req *r,
 		st->qn = 0;
 		return MHD_NO;
 	}
-	azd_req_get(r);		/* the response's reference */
 	azd_copy_headers(resp, first);
 	r->status = (unsigned int)first->status;
-	r->state = AZD_ST_STREAM;
 	azd_log(AZD_DEBUG, "GET %s: %llu bytes from %llu in parts of %zu",
 		r->uri, (unsigned long long)st->total,
 		(unsigned long long)st->base, r->cfg->part_size);
 	pthread_mutex_lock(&r->lock);
+	azd_req_get(r);		/* the response's reference */
+	r->state = AZD_ST_STREAM;
 	issue_more_locked(st);
 	pthread_mutex_unlock(&r->lock);
 	ret = MHD_queue_response(r->mc, r->status, resp);
