@@ -84,7 +84,8 @@ struct azd_job {
 	struct azd_job *next;	/* submission queue */
 	uint64_t off, len;	/* a part of a split GET: body offset, size */
 	unsigned int attempt;
-	bool ready;		/* completed and usable (parts) */
+	bool ready;		/* completed (parts) */
+	bool failed;		/* completed, not usable (parts) */
 };
 
 /* Data bytes one request can carry with a request head of head_len. */

@@ -8,8 +8,9 @@
  * first answer's ETag (a blob that changes midway fails its parts
  * instead of mixing versions), up to parts_in_flight parts held at once,
  * and written to the client in order. A part that fails after its
- * retries ends the response early: the connection is closed, and the
- * client sees a short body rather than wrong bytes.
+ * retries ends the response where it begins: the parts before it are
+ * written, then the connection is closed, and the client sees a short
+ * body rather than wrong bytes.
  *
  * Only for requests whose authorization signs none of the headers (SAS,
  * bearer, anonymous); a Shared Key signature covers the range headers.
@@ -74,6 +75,7 @@ static void part_submit_locked(struct azd_stream *st, struct azd_job *j)
 	if (azd_job_map(j)) {
 		fail_locked(st, "out of memory for a part's buffer");
 		j->ready = true;	/* nothing in flight: freed with the ring */
+		j->failed = true;
 		return;
 	}
 	azd_req_get(st->r);
@@ -200,16 +202,20 @@ static void part_done(struct azd_job *j)
 	} else {
 		why = part_check(st, j, &retry);
 		if (why && retry && j->attempt < PART_RETRIES) {
+			char target[320];
+
 			j->attempt++;
+			azd_log_target(r->uri, target, sizeof(target));
 			azd_log(AZD_WARNING,
 				"part at %llu of %s: %s; asking again",
-				(unsigned long long)j->off, r->uri, why);
+				(unsigned long long)j->off, target, why);
 			azd_req_get(r);
 			azd_dev_submit(j);
 		} else {
 			if (why)
 				fail_locked(st, "part at byte %llu: %s",
 					    (unsigned long long)j->off, why);
+			j->failed = why != NULL;
 			j->ready = true;
 			wake = azd_req_wake_locked(r);
 		}
@@ -240,11 +246,14 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 	}
 	issue_more_locked(st);
 	j = st->qn ? st->q[st->qh] : NULL;
-	if (st->failed) {
+	if ((j && j->failed) || (!j && st->failed)) {
+		char target[320];
+
 		n = MHD_CONTENT_READER_END_WITH_ERROR;
+		azd_log_target(r->uri, target, sizeof(target));
 		azd_log(AZD_WARNING,
 			"uid %u GET %s: closing the connection after %llu of %llu bytes: %s",
-			(unsigned int)r->uid, r->uri, (unsigned long long)pos,
+			(unsigned int)r->uid, target, (unsigned long long)pos,
 			(unsigned long long)st->total, st->why);
 	} else if (!j || !j->ready || pos < j->off) {
 		azd_req_suspend_locked(r);	/* a part's completion wakes us */
@@ -331,8 +340,8 @@ enum MHD_Result azd_stream_start(struct azd_req *r,
 	}
 	azd_copy_headers(resp, first);
 	r->status = (unsigned int)first->status;
-	azd_log(AZD_DEBUG, "GET %s: %llu bytes from %llu in parts of %zu",
-		r->uri, (unsigned long long)st->total,
+	azd_log(AZD_DEBUG, "GET: %llu bytes from %llu in parts of %zu",
+		(unsigned long long)st->total,
 		(unsigned long long)st->base, r->cfg->part_size);
 	pthread_mutex_lock(&r->lock);
 	azd_req_get(r);		/* the response's reference */

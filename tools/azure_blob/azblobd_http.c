@@ -827,7 +827,7 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *mc)
 }
 
 /* The request-target for the log, with a SAS signature blanked. */
-static void log_target(const char *uri, char *out, size_t cap)
+void azd_log_target(const char *uri, char *out, size_t cap)
 {
 	const char *s = strstr(uri, "sig=");
 	size_t n;
@@ -856,7 +856,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc,
 	*req_cls = NULL;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (azd_log_on(AZD_INFO)) {
-		log_target(r->uri, target, sizeof(target));
+		azd_log_target(r->uri, target, sizeof(target));
 		azd_log(AZD_INFO,
 			"uid %u %s %s -> %u%s, %u device request%s, %llu bytes out, %.1f ms",
 			(unsigned int)r->uid, r->method, target, r->status,

@@ -99,6 +99,8 @@ void azd_req_resume(struct azd_req *r);
  */
 void azd_build_head(const struct azd_req *r, struct azb_str *out,
 		    const char *range, const char *etag);
+/* the request-target for a log line, a SAS signature left out */
+void azd_log_target(const char *uri, char *out, size_t cap);
 /* copy the device's response headers onto an HTTP library response */
 void azd_copy_headers(struct MHD_Response *resp,
 		      const struct azb_response *dev);
