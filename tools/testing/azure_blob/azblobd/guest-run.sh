@@ -98,8 +98,32 @@ parts_in_flight = 4
 threads = 4
 log_level = info
 EOF
+badconf() {
+	desc=$1 pat=$2
+	shift 2
+	printf '%s\n' "$@" >$T/bad.conf
+	./azblobd --config $T/bad.conf --check >$T/out 2>$T/err
+	rc=$?
+	if [ $rc -eq 2 ] && grep -q -- "$pat" $T/err; then
+		ok "configuration: $desc: exit 2, '$pat'"
+	else
+		nok "configuration: $desc: exit $rc: $(cat $T/err)"
+	fi
+}
+badconf "an unknown key" "bad.conf:2: unknown key 'prot'" "host = a.blob.core.windows.net" "prot = 1"
+badconf "no host" "no 'host'" "port = 10180"
+badconf "a bad port" "bad value '70000' for port" "host = a.blob.core.windows.net" "port = 70000"
+badconf "a cap below one request" "below one full request" "host = a.blob.core.windows.net" "memory_cap = 1M"
+./azblobd --config /etc/azblobd.conf --check >$T/out 2>&1 &&
+	grep -q '^max_body = 33529856$' $T/out && grep -q '^account = devstoreaccount1$' $T/out &&
+	ok "azblobd --check: account devstoreaccount1, at most 33529856 bytes of body per device request" ||
+	nok "--check: $(cat $T/out)"
+
 SUB0=$(submitted)
-./probe as 990 990 990 -- ./azblobd --config /etc/azblobd.conf 2>$T/azblobd.log &
+./probe notify-wait $T/notify 30 >$T/notify.out &
+NOTIFYJ=$!
+sleep 0.2
+NOTIFY_SOCKET=$T/notify ./probe as 990 990 990 -- ./azblobd --config /etc/azblobd.conf 2>$T/azblobd.log &
 AZBLOBD=$!
 if ./probe wait-port "$PORT" 20; then
 	ok "azblobd listens on 127.0.0.1:$PORT (pid $AZBLOBD, uid 990, group azblob)"
@@ -107,6 +131,9 @@ else
 	nok "azblobd did not start: $(cat $T/azblobd.log)"
 	exit 1
 fi
+wait $NOTIFYJ
+grep -q '^READY=1$' $T/notify.out && ok "azblobd tells \$NOTIFY_SOCKET READY=1 (Type=notify)" ||
+	nok "notify: $(cat $T/notify.out)"
 grep -q "serving http://127.0.0.1:$PORT and http://\[::1\]:$PORT" $T/azblobd.log &&
 	ok "azblobd serves both loopback addresses" ||
 	nok "azblobd's start line: $(head -n 3 $T/azblobd.log)"
@@ -181,6 +208,24 @@ split_get big $T/in-big
 grep -q "GET /$C/big?.*-> 206, 8 device requests" $T/azblobd.log &&
 	ok "the 64 MiB read took 8 device requests: 8 MiB first, then 7 parts of 8 MiB with If-Match" ||
 	nok "azblobd's line for the split read: $(grep "GET /$C/big?" $T/azblobd.log | tail -n 1)"
+# a blob that changes during a split read: the parts asked for after the
+# change fail If-Match, and the client sees the connection close early
+head -c $((48 * 1048576)) /dev/urandom >$T/in-changing
+$AZ put $T/in-changing $C/changing 2>$T/err || nok "put changing: $(cat $T/err)"
+rm -f $T/in-changing
+printf 'GET /%s/changing?%s HTTP/1.1\r\nHost: x\r\n\r\n' $C "$SAS" |
+	./probe raw --read 1000000 --pause-ms 4000 --hold-ms 10000 >$T/raw-changing &
+PJ=$!
+sleep 2
+$AZ put $T/in-one $C/changing 2>$T/err || nok "overwrite changing: $(cat $T/err)"
+wait $PJ
+got=$(sed -n 's/^received //p' $T/raw-changing)
+at=$(sed -n "s|.*GET /$C/changing?.*closing the connection after .* of 50331648 bytes: part at byte \([0-9]*\): HTTP 412 ConditionNotMet|\1|p" $T/azblobd.log)
+if [ -n "$got" ] && [ -n "$at" ] && [ "$got" -gt "$at" ] && [ "$got" -lt $((48 * 1048576)) ]; then
+	ok "the blob changed during a split read: the part at byte $at failed If-Match (412); the bytes before it were written ($got received with the head), then the connection closed"
+else
+	nok "changed blob: received '$got'; $(grep "changing" $T/azblobd.log | tail -n 2)"
+fi
 check "Shared Key read of 64 MiB in one request: 400 ResponseTooLargeForDevice, names max_single_get_size" 8 "max_single_get_size" -- $AZ --chunk-size 64M --parallel 1 --retries 0 get $C/big $O
 grep -q "ResponseTooLargeForDevice" $T/err && ok "the refusal carries x-ms-error-code ResponseTooLargeForDevice" || nok "refusal: $(head -c 300 $T/err)"
 head -c $((20 * 1048576)) /dev/urandom >$T/in-twenty

@@ -17,7 +17,12 @@
  *       (at most N bytes, default all) until the server closes or
  *       --hold-ms passes; prints "sent N", "received N" and the first
  *       line; with --read the connection is closed after N bytes (an
- *       early close), --linger0 makes that close a reset
+ *       early close), --linger0 makes that close a reset; with
+ *       --pause-ms as well, reading stops for that long after N bytes
+ *       and then goes on to the end
+ *   probe notify-wait PATH SECONDS
+ *       bind a unix datagram socket at PATH (what $NOTIFY_SOCKET names)
+ *       and print the first message that arrives
  *   probe wait-port PORT SECONDS
  *       exit 0 once 127.0.0.1:PORT accepts connections
  *
@@ -37,6 +42,8 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include "internal.h"
 
 static int connect_to(int port, int v6)
@@ -292,9 +299,10 @@ static int cmd_raw(int argc, char **argv)
 		{ "hold-ms", required_argument, NULL, 'h' },
 		{ "read", required_argument, NULL, 'r' },
 		{ "linger0", no_argument, NULL, 'l' },
+		{ "pause-ms", required_argument, NULL, 'w' },
 		{ NULL, 0, NULL, 0 },
 	};
-	int port = 10180, v6 = 0, hold = 5000, linger0 = 0, c, s;
+	int port = 10180, v6 = 0, hold = 5000, linger0 = 0, pause = -1, c, s;
 	size_t sent = 0, rmax = SIZE_MAX, recvd = 0;
 	char buf[65536], first[200] = "";
 	struct pollfd pfd;
@@ -307,6 +315,7 @@ static int cmd_raw(int argc, char **argv)
 		case 'h': hold = atoi(optarg); break;
 		case 'r': rmax = strtoull(optarg, NULL, 10); break;
 		case 'l': linger0 = 1; break;
+		case 'w': pause = atoi(optarg); break;
 		default: return 2;
 		}
 	}
@@ -322,8 +331,16 @@ static int cmd_raw(int argc, char **argv)
 	}
 	pfd.fd = s;
 	pfd.events = POLLIN;
-	while (recvd < rmax && poll(&pfd, 1, hold) > 0) {
-		n = recv(s, buf, sizeof(buf), 0);
+	while (poll(&pfd, 1, hold) > 0) {
+		if (recvd >= rmax) {
+			if (pause < 0)
+				break;
+			usleep((useconds_t)pause * 1000);
+			pause = -1;
+			rmax = SIZE_MAX;
+		}
+		n = recv(s, buf, recvd + sizeof(buf) > rmax ?
+			 rmax - recvd : sizeof(buf), 0);
 		if (n <= 0)
 			break;
 		if (!recvd) {
@@ -342,6 +359,36 @@ static int cmd_raw(int argc, char **argv)
 	}
 	close(s);
 	printf("sent %zu\nreceived %zu\nfirst %s\n", sent, recvd, first);
+	return 0;
+}
+
+static int cmd_notify_wait(int argc, char **argv)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct pollfd pfd;
+	char msg[512];
+	ssize_t n;
+	int s;
+
+	if (argc != 4 || strlen(argv[2]) >= sizeof(sa.sun_path))
+		return 2;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", argv[2]);
+	unlink(argv[2]);
+	s = socket(AF_UNIX, SOCK_DGRAM, 0);
+	if (s < 0 || bind(s, (struct sockaddr *)&sa, sizeof(sa))) {
+		perror("probe notify-wait");
+		return 1;
+	}
+	chmod(argv[2], 0666);
+	pfd.fd = s;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, atoi(argv[3]) * 1000) <= 0)
+		return 1;
+	n = recv(s, msg, sizeof(msg) - 1, 0);
+	if (n < 0)
+		return 1;
+	msg[n] = '\0';
+	printf("%s\n", msg);
 	return 0;
 }
 
@@ -372,6 +419,8 @@ int main(int argc, char **argv)
 		return cmd_raw(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "wait-port"))
 		return cmd_wait_port(argc, argv);
-	fprintf(stderr, "usage: probe as|req|raw|wait-port ...\n");
+	if (argc > 1 && !strcmp(argv[1], "notify-wait"))
+		return cmd_notify_wait(argc, argv);
+	fprintf(stderr, "usage: probe as|req|raw|wait-port|notify-wait ...\n");
 	return 2;
 }
