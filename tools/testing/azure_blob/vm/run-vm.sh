@@ -83,24 +83,14 @@ RAM_FILE=/dev/shm/azblob-vm-ram.$$.$(basename "$WORK")
 SOCK=$WORK/ivshmem.sock
 CONSOLE=$WORK/console.log
 [ -n "$VSP_LOG" ] || VSP_LOG=$WORK/vsp.log
-VSP_PID= QEMU_PID=
+
+# shellcheck source=SCRIPTDIR/vm-lib.sh
+. "$RIG_DIR/vm/vm-lib.sh"
 
 cleanup() {
 	local rc=$?
 
-	if [ -n "$QEMU_PID" ] && kill -0 "$QEMU_PID" 2>/dev/null; then
-		kill "$QEMU_PID" 2>/dev/null || true
-		sleep 0.5
-		kill -9 "$QEMU_PID" 2>/dev/null || true
-	fi
-	if [ -n "$VSP_PID" ] && kill -0 "$VSP_PID" 2>/dev/null; then
-		kill -TERM "$VSP_PID" 2>/dev/null || true
-		for _ in 1 2 3 4 5 6 7 8 9 10; do
-			kill -0 "$VSP_PID" 2>/dev/null || break
-			sleep 0.2
-		done
-		kill -9 "$VSP_PID" 2>/dev/null || true
-	fi
+	vm_stop
 	rm -f "$RAM_FILE"
 	rm -rf "$WORK"
 	exit "$rc"
@@ -128,56 +118,36 @@ echo "$INTERACTIVE" > "$ROOT/interactive"
 
 # ---- the VSP (its socket must exist before QEMU starts) ----
 rm -f /dev/shm/azblob-vm-ram.*."$(basename "$WORK")"
-"$VSP" --socket "$SOCK" --guest-ram "$RAM_FILE" --log "$VSP_LOG" \
-	"${VSP_ARGS[@]}" &
-VSP_PID=$!
-for _ in $(seq 100); do
-	[ -S "$SOCK" ] && break
-	kill -0 "$VSP_PID" 2>/dev/null || { echo "run-vm: VSP died" >&2; exit 1; }
-	sleep 0.05
-done
-[ -S "$SOCK" ] || { echo "run-vm: VSP socket missing" >&2; exit 1; }
+vm_start_vsp "$VSP" "$SOCK" "$RAM_FILE" "$VSP_LOG" "${VSP_ARGS[@]}" ||
+	exit 1
 
 # ---- QEMU ----
-QEMU=(qemu-system-x86_64 -M pc,memory-backend=ram0
-	-object "memory-backend-file,id=ram0,size=$MEM,mem-path=$RAM_FILE,share=on"
-	-m "$MEM" -smp "$SMP" -vga none -nographic -nic none -no-reboot
+vm_machine "$MEM" "$SMP" "$RAM_FILE" "$SOCK"
+QEMU=("${VM_QEMU[@]}" -nographic -nic none
 	-kernel "$KERNEL" -initrd "$WORK/initrd"
-	-append "console=ttyS0 panic=-1 quiet loglevel=6"
-	-chardev "socket,path=$SOCK,id=ivsh"
-	-device "ivshmem-doorbell,chardev=ivsh,vectors=9" "${QEMU_ARGS[@]}")
+	-append "console=ttyS0 panic=-1 quiet loglevel=6" "${QEMU_ARGS[@]}")
 
 START=$(date +%s.%N)
 if [ "$INTERACTIVE" = 1 ]; then
 	"${QEMU[@]}" &
-	QEMU_PID=$!
-	wait "$QEMU_PID" || true
-	QEMU_PID=
+	VM_QEMU_PID=$!
+	wait "$VM_QEMU_PID" || true
+	VM_QEMU_PID=
 	exit 0
 fi
 
 "${QEMU[@]}" < /dev/null > >(tee "$CONSOLE") 2>&1 &
-QEMU_PID=$!
-DEADLINE=$(( $(date +%s) + TIMEOUT ))
-while kill -0 "$QEMU_PID" 2>/dev/null; do
-	if [ "$(date +%s)" -ge "$DEADLINE" ]; then
-		echo "run-vm: timeout after ${TIMEOUT}s" >&2
-		kill "$QEMU_PID" 2>/dev/null || true
-		wait "$QEMU_PID" 2>/dev/null || true
-		QEMU_PID=
-		echo "---- VSP log ($VSP_LOG) ----" >&2
-		tail -n 50 "$VSP_LOG" >&2 || true
-		exit 124
-	fi
-	sleep 0.2
-done
-wait "$QEMU_PID" 2>/dev/null || true
-QEMU_PID=
+VM_QEMU_PID=$!
+if ! vm_wait "$TIMEOUT"; then
+	echo "run-vm: timeout after ${TIMEOUT}s" >&2
+	echo "---- VSP log ($VSP_LOG) ----" >&2
+	tail -n 50 "$VSP_LOG" >&2 || true
+	exit 124
+fi
 sleep 0.2	# let tee finish
 END=$(date +%s.%N)
 
-RC=$(tr -d '\r' < "$CONSOLE" | sed -n 's/^AZBLOB-VM-EXIT \([0-9]\+\)$/\1/p' |
-	tail -n 1)
+RC=$(vm_exit_code "$CONSOLE")
 echo "run-vm: VM ran $(echo "$END - $START" | bc 2>/dev/null ||
 	echo '?') s"
 if [ -z "$RC" ]; then
