@@ -8,11 +8,14 @@
 #                      kernel headers (build/modules/), zero warnings
 #   make series        the kernel series as git commits on Linux 6.12 and
 #                      format-patch output (build/series/)
-#   make check-static  kbuild W=1 + sparse, checkpatch --strict, kernel-doc,
-#                      uapi header tests, pahole, docs (on build/linux-6.12)
+#   make check-static  kbuild W=1 + sparse (x86_64; arm64 with 4 and 64 KiB
+#                      pages), checkpatch --strict, kernel-doc, uapi header
+#                      tests, pahole, docs (on build/linux-6.12)
 #   make demo          the driver at work (tools/testing/azure_blob/)
 #   make vm-test|kunit|e2e|azblobd   the suites of tools/testing/azure_blob/
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
+#   make kunit-arm64   the KUnit suite on arm64 with 64 KiB pages (QEMU
+#                      TCG); not part of "make test"
 #   make bench         sync ioctl versus io_uring in the VM; writes
 #                      build/bench/report.md, results.json and PNG plots
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
@@ -38,7 +41,7 @@ TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd vm-debian client fuzz \
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
 	summary print-suites clean help client vm-test-debug fuzz soak \
-	vm-test-6.1 azblobd vm-debian
+	vm-test-6.1 azblobd vm-debian kunit-arm64
 
 all: modules
 
@@ -56,7 +59,7 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test vm-test-6.1 kunit e2e azblobd demo bench vm-test-debug fuzz soak vm-debian:
+vm-test vm-test-6.1 kunit kunit-arm64 e2e azblobd demo bench vm-test-debug fuzz soak vm-debian:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \

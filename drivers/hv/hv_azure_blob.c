@@ -41,7 +41,10 @@
 
 #include "hv_azure_blob.h"
 
-/* Each ring holds at least one request of AZ_BLOB_MAX_PAGES pages. */
+/*
+ * Each ring holds at least one request of AZ_BLOB_MAX_PAGES (Hyper-V) pages:
+ * its descriptor lists 8192 PFNs of 8 bytes.
+ */
 #define AZ_BLOB_RING_SIZE	(128 * 1024)
 /*
  * Requests the host may hold at once. The smallest request packet takes
@@ -56,9 +59,14 @@
 #define AZ_BLOB_MAX_PKT_SIZE	VMBUS_DEFAULT_MAX_PKT_SIZE
 /* Time one run of the channel callback may take before it yields. */
 #define AZ_BLOB_CALLBACK_BUDGET_MS	2
-/* Bounds on the pages one device keeps pinned for requests in flight. */
-#define AZ_BLOB_MIN_PINNED	(AZ_BLOB_MAX_PAGES * 3UL)
+/*
+ * Bounds on the CPU pages one device keeps pinned for requests in flight
+ * (az_blob_dev.max_pinned; the budget charges each request its CPU pages):
+ * room for three of the largest requests, and no more than 1 GiB.
+ */
+#define AZ_BLOB_MIN_PINNED	(3UL * AZ_BLOB_MAX_CPU_PAGES)
 #define AZ_BLOB_MAX_PINNED	(SZ_1G >> PAGE_SHIFT)
+static_assert(AZ_BLOB_MIN_PINNED <= AZ_BLOB_MAX_PINNED);
 /* How long removal and suspend wait for the host to complete what it holds. */
 #define AZ_BLOB_DRAIN_TIMEOUT	(10 * HZ)
 
@@ -126,7 +134,7 @@ static bool az_blob_pending_empty(struct az_blob_dev *dev)
  * three buffers may overlap each other and share pages; that is allowed.
  *
  * Return: 0, -EINVAL for a bad field, or -E2BIG when the buffers span more
- * than %AZ_BLOB_MAX_PAGES Hyper-V pages.
+ * than %AZ_BLOB_MAX_PAGES Hyper-V pages, whatever the CPU's page size.
  */
 VISIBLE_IF_KUNIT int az_blob_validate(const struct az_blob_request_sync *r)
 {
@@ -159,10 +167,11 @@ EXPORT_SYMBOL_IF_KUNIT(az_blob_validate);
  * @req: the request, zeroed except for @req->dev
  * @r: the validated user request
  *
- * Fills in where each buffer starts and how many pages it spans, in the
- * order the host expects them in the PFN list (data, request, response),
- * and the in-band message with every offset into the one GPA range. Touches
- * no user memory.
+ * Fills in where each buffer starts and how many pages it spans, CPU pages
+ * (for pinning, and the budget) and Hyper-V pages (the PFNs), in the order
+ * the host expects them in the PFN list (data, request, response), and the
+ * in-band message with every offset into the one GPA range, which counts
+ * Hyper-V pages. Touches no user memory.
  */
 VISIBLE_IF_KUNIT void az_blob_req_init(struct az_blob_req *req,
 				       const struct az_blob_request_sync *r)
@@ -225,8 +234,10 @@ EXPORT_SYMBOL_IF_KUNIT(az_blob_req_init);
  * @req: a request whose pages are all pinned
  *
  * Writes one range covering all Hyper-V pages of the three buffers, data
- * first, then request, then response. A page shared by two buffers appears
- * once for each of them.
+ * first, then request, then response. A CPU page of PAGE_SIZE holds
+ * %AZ_BLOB_HVPAGES_PER_PAGE Hyper-V pages: the PFN of each is the CPU page's
+ * first Hyper-V PFN (page_to_hvpfn()) plus its index inside the CPU page.
+ * A page shared by two buffers appears once for each of them.
  */
 VISIBLE_IF_KUNIT void az_blob_fill_desc(struct az_blob_req *req)
 {
@@ -281,7 +292,10 @@ az_blob_req_alloc(struct az_blob_dev *dev, const struct az_blob_request_sync *r)
 	req->dev = dev;
 	az_blob_req_init(req, r);
 
-	/* Small requests, the common case, need no further allocation. */
+	/*
+	 * Small requests, the common case, need no further allocation: the
+	 * pages array counts CPU pages, the descriptor Hyper-V pages.
+	 */
 	if (req->nr_pages <= ARRAY_SIZE(req->inline_pages))
 		req->pages = req->inline_pages;
 	else
@@ -423,8 +437,9 @@ static void az_blob_req_free_work(struct work_struct *work)
  * long as the registration lasts: it would refuse writable file-backed
  * mappings that need dirty tracking and migrate pages on every request.
  * Not charged to RLIMIT_MEMLOCK (pinned_vm), as block I/O is not: the
- * pins are bounded by AZ_BLOB_MAX_PAGES Hyper-V pages per request and by
- * dev->max_pinned per device, and the device node is root's.
+ * pins are bounded by AZ_BLOB_MAX_PAGES Hyper-V pages (at most
+ * AZ_BLOB_MAX_CPU_PAGES CPU pages) per request and by dev->max_pinned CPU
+ * pages per device, and the device node is root's.
  */
 static int az_blob_pin(struct az_blob_req *req, bool nowait)
 {
@@ -874,8 +889,8 @@ EXPORT_SYMBOL_IF_KUNIT(az_blob_on_channel_callback);
  * pages of requests it did not complete. After a rescind the host has
  * torn the channel down itself (and the VMBus core frees the ring memory
  * on the same understanding): their pages are unpinned. Otherwise, with
- * @keep_pages, they stay pinned for good: counted in the debugfs file
- * pages_kept, and said once in the log.
+ * @keep_pages, they stay pinned for good: counted (in CPU pages) in the
+ * debugfs file pages_kept, and said once in the log.
  */
 static void az_blob_fail_pending(struct az_blob_dev *dev, int err,
 				 bool keep_pages)
@@ -901,8 +916,8 @@ static void az_blob_fail_pending(struct az_blob_dev *dev, int err,
 	if (kept) {
 		atomic_add(kept, &az_blob_pages_kept);
 		dev_warn(&dev->hdev->device,
-			 "host did not complete %lu requests before the channel closed: keeping their %lu pages pinned\n",
-			 nr, kept);
+			 "host did not complete %lu requests before the channel closed: keeping their %lu pages of %lu KiB pinned\n",
+			 nr, kept, PAGE_SIZE / SZ_1K);
 	}
 }
 
@@ -1319,15 +1334,17 @@ static int az_blob_pending_show(struct seq_file *s, void *unused)
 	struct az_blob_req *req;
 	ktime_t now = ktime_get();
 
-	seq_puts(s, "seq pid state age_ms request_len response_len data_len pages\n");
+	/* cpu_pages: CPU pages pinned; hv_pages: Hyper-V pages (PFNs) sent. */
+	seq_puts(s, "seq pid state age_ms request_len response_len data_len cpu_pages hv_pages\n");
 	spin_lock_bh(&dev->lock);
 	list_for_each_entry(req, &dev->pending, node)
-		seq_printf(s, "%llu %d %s %lld %u %u %u %u\n", req->seq,
+		seq_printf(s, "%llu %d %s %lld %u %u %u %u %u\n", req->seq,
 			   req->pid, az_blob_req_state_names[req->state],
 			   ktime_ms_delta(now, req->start),
 			   req->bufs[AZ_BLOB_BUF_REQUEST].len,
 			   req->bufs[AZ_BLOB_BUF_RESPONSE].len,
-			   req->bufs[AZ_BLOB_BUF_DATA].len, req->nr_hvpages);
+			   req->bufs[AZ_BLOB_BUF_DATA].len, req->nr_pages,
+			   req->nr_hvpages);
 	spin_unlock_bh(&dev->lock);
 	return 0;
 }

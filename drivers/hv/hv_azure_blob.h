@@ -71,12 +71,15 @@ struct az_blob_vsp_completion {
 	__le32 response_len;
 } __packed;
 
-/* Requests spanning at most this many pages need no extra allocation. */
-#define AZ_BLOB_INLINE_PAGES	16
-/* The descriptor of such a request, in u64 words. */
-#define AZ_BLOB_INLINE_DESC_WORDS \
-	DIV_ROUND_UP(sizeof(struct vmbus_packet_mpb_array) + \
-		     AZ_BLOB_INLINE_PAGES * sizeof(u64), sizeof(u64))
+/*
+ * Two units of pages are counted here. The host speaks Hyper-V pages of
+ * HV_HYP_PAGE_SIZE (4 KiB) whatever the guest's page size: every PFN, offset
+ * and length in a packet, and AZ_BLOB_MAX_PAGES. Pinning and the budgets
+ * count CPU pages of PAGE_SIZE (4 KiB on x86, 4, 16 or 64 KiB on arm64).
+ */
+
+/* Hyper-V pages in one CPU page: 1 with 4 KiB pages, 16 with 64 KiB pages. */
+#define AZ_BLOB_HVPAGES_PER_PAGE	(PAGE_SIZE / HV_HYP_PAGE_SIZE)
 
 /* Buffers in the order their pages appear in the packet. */
 enum az_blob_buf_index {
@@ -86,6 +89,29 @@ enum az_blob_buf_index {
 	AZ_BLOB_NR_BUFS,
 };
 
+/*
+ * Most CPU pages one request spans. A buffer of h Hyper-V pages starts at
+ * one of the r = AZ_BLOB_HVPAGES_PER_PAGE Hyper-V pages of a CPU page, so
+ * it spans at most DIV_ROUND_UP(h + r - 1, r) = (h + 2 * (r - 1)) / r CPU
+ * pages: up to r - 1 Hyper-V pages more at either end. The three buffers
+ * together span at most AZ_BLOB_MAX_PAGES Hyper-V pages, hence the sum
+ * below; requests of exactly that many CPU pages exist. With 4 KiB pages it
+ * is AZ_BLOB_MAX_PAGES (8192), with 64 KiB pages 517.
+ */
+#define AZ_BLOB_MAX_CPU_PAGES \
+	((AZ_BLOB_MAX_PAGES + \
+	  AZ_BLOB_NR_BUFS * 2 * (AZ_BLOB_HVPAGES_PER_PAGE - 1)) / \
+	 AZ_BLOB_HVPAGES_PER_PAGE)
+
+/* Requests spanning at most this many CPU pages keep them inline... */
+#define AZ_BLOB_INLINE_PAGES	16
+/* ... and at most this many Hyper-V pages (PFNs) their descriptor. */
+#define AZ_BLOB_INLINE_HVPAGES	16
+/* The descriptor of such a request, in u64 words. */
+#define AZ_BLOB_INLINE_DESC_WORDS \
+	DIV_ROUND_UP(sizeof(struct vmbus_packet_mpb_array) + \
+		     AZ_BLOB_INLINE_HVPAGES * sizeof(u64), sizeof(u64))
+
 /**
  * struct az_blob_buf - one of a request's user buffers
  * @uaddr: user address of the first byte
@@ -93,10 +119,11 @@ enum az_blob_buf_index {
  * @gup_flags: FOLL_WRITE when the host writes the buffer
  * @nr_pages: CPU pages spanned
  * @nr_pinned: CPU pages currently pinned
- * @nr_hvpages: Hyper-V pages spanned
- * @first_page: index of the buffer's first page in &az_blob_req.pages
+ * @nr_hvpages: Hyper-V pages spanned (PFNs in the packet)
+ * @first_page: index of the buffer's first CPU page in &az_blob_req.pages
  * @first_hvpage: index of its first PFN in the packet's PFN array
- * @range_offset: byte offset of @uaddr inside the packet's GPA range
+ * @range_offset: byte offset of @uaddr inside the packet's GPA range, which
+ *	counts Hyper-V pages
  */
 struct az_blob_buf {
 	u64 uaddr;
@@ -199,8 +226,9 @@ struct az_blob_stats {
  * @ring_wait_need: ring bytes the first of @ring_waiters needs, 0 if none
  * @nr_in_flight: requests holding budget, from reservation until freed
  * @max_in_flight: bound on @nr_in_flight
- * @nr_pinned: CPU pages held by requests in flight
- * @max_pinned: bound on @nr_pinned
+ * @nr_pinned: CPU pages held by requests in flight (the sum of their
+ *	&az_blob_req.nr_pages)
+ * @max_pinned: bound on @nr_pinned, in CPU pages
  * @seq: sequence number of the last request sent
  * @budget_wq: callers waiting for budget
  * @ring_wq: @ring_waiters, and callers waiting for the device to resume
@@ -256,8 +284,8 @@ struct az_blob_dev {
  * @bufs: the user buffers
  * @nr_pages: CPU pages of all buffers
  * @nr_hvpages: Hyper-V pages of all buffers (PFNs in the packet)
- * @pages: pinned pages of all buffers, in packet order; @inline_pages or
- *	allocated
+ * @pages: pinned CPU pages of all buffers, in packet order; @inline_pages
+ *	or allocated
  * @desc: the GPA-direct descriptor; @inline_desc or allocated
  * @desc_size: size of @desc in bytes
  * @msg: the in-band message

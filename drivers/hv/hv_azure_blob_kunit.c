@@ -31,8 +31,10 @@
 #include <linux/kthread.h>
 #include <linux/mm.h>
 #include <linux/mman.h>
+#include <linux/prandom.h>
 #include <linux/sched/mm.h>
 #include <linux/shmem_fs.h>
+#include <linux/sizes.h>
 #include <linux/slab.h>
 #include <linux/stddef.h>
 #include <linux/uaccess.h>
@@ -169,6 +171,23 @@ static const struct az_validate_case az_validate_cases[] = {
 				.request_buffer = AZ_MB(1),
 				.response_buffer = AZ_MB(2),
 				.data_buffer = AZ_MB(64) + 1 }, -E2BIG },
+	/*
+	 * The bound counts Hyper-V pages whatever PAGE_SIZE is: buffers that
+	 * start inside a 64 KiB page (Hyper-V page 5, 15 and 9 of theirs) and
+	 * span 1 + 1 + 8190 Hyper-V pages pass, one byte more does not.
+	 */
+	{ "max_pages_mid_64k_page",
+	  { .request_len = 1, .response_len = 1,
+	    .data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096 - 100,
+	    .request_buffer = AZ_MB(1) + 5 * 4096 + 7,
+	    .response_buffer = AZ_MB(2) + 15 * 4096 + 4095,
+	    .data_buffer = AZ_MB(64) + 9 * 4096 + 100 }, 0 },
+	{ "max_pages_plus_1_mid_64k_page",
+	  { .request_len = 1, .response_len = 1,
+	    .data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096 - 99,
+	    .request_buffer = AZ_MB(1) + 5 * 4096 + 7,
+	    .response_buffer = AZ_MB(2) + 15 * 4096 + 4095,
+	    .data_buffer = AZ_MB(64) + 9 * 4096 + 100 }, -E2BIG },
 	/* Two bytes straddling a page boundary are two pages. */
 	{ "request_straddle_over", { .request_len = 2, .response_len = 1,
 				     .data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096,
@@ -196,9 +215,11 @@ struct az_layout_case {
 	const char *name;
 	struct az_blob_request_sync r;
 	/* per buffer, in packet order: data, request, response */
-	u32 nr_pages[AZ_BLOB_NR_BUFS];
+	u32 hv_pages[AZ_BLOB_NR_BUFS];
 	u32 range_offset[AZ_BLOB_NR_BUFS];
 	u32 total;
+	/* CPU pages per buffer with 64 KiB pages (with 4 KiB: hv_pages) */
+	u32 pages_64k[AZ_BLOB_NR_BUFS];
 };
 
 static const struct az_layout_case az_layout_cases[] = {
@@ -206,22 +227,22 @@ static const struct az_layout_case az_layout_cases[] = {
 	  { .data_len = 8192, .request_len = 4096, .response_len = 4096,
 	    .data_buffer = 0x10000, .request_buffer = 0x20000,
 	    .response_buffer = 0x30000 },
-	  { 2, 1, 1 }, { 0, 2 * 4096, 3 * 4096 }, 4 },
+	  { 2, 1, 1 }, { 0, 2 * 4096, 3 * 4096 }, 4, { 1, 1, 1 } },
 	{ "unaligned",
 	  { .data_len = 8, .request_len = 4096, .response_len = 4095,
 	    .data_buffer = 0x10ffc, .request_buffer = 0x20001,
 	    .response_buffer = 0x30001 },
-	  { 2, 2, 1 }, { 0xffc, 2 * 4096 + 1, 4 * 4096 + 1 }, 5 },
+	  { 2, 2, 1 }, { 0xffc, 2 * 4096 + 1, 4 * 4096 + 1 }, 5, { 1, 1, 1 } },
 	{ "shared_page",
 	  { .request_len = 20, .response_len = 50,
 	    .request_buffer = 0x5000 + 10, .response_buffer = 0x5000 + 100,
 	    .data_buffer = 0x5000 },
-	  { 0, 1, 1 }, { 0, 10, 4096 + 100 }, 2 },
+	  { 0, 1, 1 }, { 0, 10, 4096 + 100 }, 2, { 0, 1, 1 } },
 	{ "one_byte",
 	  { .request_len = 1, .response_len = 1, .data_len = 1,
 	    .request_buffer = 0x7fff, .response_buffer = 0x8000,
 	    .data_buffer = 0x9abc },
-	  { 1, 1, 1 }, { 0xabc, 4096 + 0xfff, 2 * 4096 }, 3 },
+	  { 1, 1, 1 }, { 0xabc, 4096 + 0xfff, 2 * 4096 }, 3, { 1, 1, 1 } },
 	{ "max_pages",
 	  { .request_len = 1, .response_len = 1,
 	    .data_len = (AZ_BLOB_MAX_PAGES - 2) * 4096,
@@ -229,17 +250,54 @@ static const struct az_layout_case az_layout_cases[] = {
 	    .data_buffer = AZ_MB(64) },
 	  { AZ_BLOB_MAX_PAGES - 2, 1, 1 },
 	  { 0, (AZ_BLOB_MAX_PAGES - 2) * 4096 + 4095,
-	    (AZ_BLOB_MAX_PAGES - 1) * 4096 }, AZ_BLOB_MAX_PAGES },
+	    (AZ_BLOB_MAX_PAGES - 1) * 4096 }, AZ_BLOB_MAX_PAGES,
+	  { (AZ_BLOB_MAX_PAGES - 2) / 16 + 1, 1, 1 } },
+	/*
+	 * Inside 64 KiB pages: data from Hyper-V page 5 of one, the request
+	 * across the end of one into the next, the response from Hyper-V
+	 * page 14 of one into the next.
+	 */
+	{ "mid_64k_page",
+	  { .data_len = 3 * 4096, .request_len = 200,
+	    .response_len = 3 * 4096,
+	    .data_buffer = 0x10000 + 5 * 4096 + 0x123,
+	    .request_buffer = 0x20000 + 15 * 4096 + 4000,
+	    .response_buffer = 0x40000 + 14 * 4096 + 8 },
+	  { 4, 2, 4 }, { 0x123, 4 * 4096 + 4000, 6 * 4096 + 8 }, 10,
+	  { 1, 2, 2 } },
 };
 
 KUNIT_ARRAY_PARAM_DESC(az_layout, az_layout_cases, name);
+
+/* CPU pages holding the bytes [@addr, @addr + @len), by page numbers. */
+static u32 az_ref_cpu_pages(u64 addr, u32 len)
+{
+	if (!len)
+		return 0;
+	return ((addr + len - 1) >> PAGE_SHIFT) - (addr >> PAGE_SHIFT) + 1;
+}
+
+/*
+ * The CPU pages a case expects of a buffer: its Hyper-V pages with 4 KiB
+ * pages, the case's own count with 64 KiB pages, and the count by page
+ * numbers for other page sizes.
+ */
+static u32 az_expect_cpu_pages(u32 hv_pages, u32 pages_64k, u64 addr,
+			       u32 len)
+{
+	if (PAGE_SIZE == HV_HYP_PAGE_SIZE)
+		return hv_pages;
+	if (PAGE_SIZE == SZ_64K)
+		return pages_64k;
+	return az_ref_cpu_pages(addr, len);
+}
 
 static void az_blob_req_init_test(struct kunit *test)
 {
 	const struct az_layout_case *c = test->param_value;
 	const struct az_blob_request_sync *r = &c->r;
 	struct az_blob_req *req;
-	u32 first = 0;
+	u32 first = 0, first_page = 0;
 	int i;
 
 	req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
@@ -250,21 +308,31 @@ static void az_blob_req_init_test(struct kunit *test)
 	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
 		const struct az_blob_buf *b = &req->bufs[i];
 
-		KUNIT_EXPECT_EQ_MSG(test, b->nr_hvpages, c->nr_pages[i],
+		KUNIT_EXPECT_EQ_MSG(test, b->nr_hvpages, c->hv_pages[i],
 				    "buffer %d", i);
-		/* 4 KiB CPU pages here, so CPU and Hyper-V pages agree. */
+		/* CPU pages: as many as Hyper-V pages only with 4 KiB pages. */
 		KUNIT_EXPECT_EQ_MSG(test, b->nr_pages,
-				    az_blob_cpu_pages(b->uaddr, b->len),
+				    az_expect_cpu_pages(c->hv_pages[i],
+							c->pages_64k[i],
+							b->uaddr, b->len),
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, b->nr_pages,
+				    az_ref_cpu_pages(b->uaddr, b->len),
 				    "buffer %d", i);
 		KUNIT_EXPECT_EQ_MSG(test, b->first_hvpage, first,
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, b->first_page, first_page,
 				    "buffer %d", i);
 		KUNIT_EXPECT_EQ_MSG(test, b->range_offset, c->range_offset[i],
 				    "buffer %d", i);
 		KUNIT_EXPECT_EQ_MSG(test, b->nr_pinned, 0, "buffer %d", i);
 		first += b->nr_hvpages;
+		first_page += b->nr_pages;
 	}
 	KUNIT_EXPECT_EQ(test, req->nr_hvpages, c->total);
-	KUNIT_EXPECT_EQ(test, req->nr_pages, c->total);
+	KUNIT_EXPECT_EQ(test, req->nr_pages, first_page);
+	KUNIT_EXPECT_LE(test, req->nr_pages, req->nr_hvpages);
+	KUNIT_EXPECT_LE(test, req->nr_pages, AZ_BLOB_MAX_CPU_PAGES);
 
 	KUNIT_EXPECT_EQ(test, req->bufs[AZ_BLOB_BUF_DATA].gup_flags,
 			(unsigned int)FOLL_WRITE);
@@ -328,6 +396,12 @@ struct az_host_pkt {
 	/* what the host saw in the request and data buffers */
 	bool request_ok;
 	bool data_ok;
+	/* the request's pages when it was sent, and the device's pin count */
+	u32 nr_pages;
+	u32 nr_hvpages;
+	u32 buf_pages[AZ_BLOB_NR_BUFS];
+	u32 buf_hvpages[AZ_BLOB_NR_BUFS];
+	unsigned long dev_pinned;
 };
 
 /* The VMBus device, its channel and the host behind it. */
@@ -581,6 +655,13 @@ static int az_host_send(struct az_blob_dev *dev, struct az_blob_req *req)
 	p->req = req;
 	p->msg = req->msg;
 	p->desc_size = req->desc_size;
+	p->nr_pages = req->nr_pages;
+	p->nr_hvpages = req->nr_hvpages;
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		p->buf_pages[i] = req->bufs[i].nr_pages;
+		p->buf_hvpages[i] = req->bufs[i].nr_hvpages;
+	}
+	p->dev_pinned = READ_ONCE(dev->nr_pinned);
 	/* What vmbus_sendpacket_mpb_desc() does with the request id. */
 	p->id = chan->next_request_id_callback(chan, (uintptr_t)req);
 	if (p->id == VMBUS_RQST_ERROR) {
@@ -962,6 +1043,18 @@ static unsigned long az_user_request(struct kunit *test,
 	return uarg;
 }
 
+/*
+ * The Hyper-V PFN of the user address @addr, in a mapping at @base whose
+ * CPU pages are @pages: the CPU page's first Hyper-V PFN plus the index of
+ * the Hyper-V page inside it.
+ */
+static u64 az_user_hvpfn(struct page **pages, unsigned long base,
+			 unsigned long addr)
+{
+	return page_to_hvpfn(pages[(addr - base) >> PAGE_SHIFT]) +
+	       (((addr - base) & ~PAGE_MASK) >> HV_HYP_PAGE_SHIFT);
+}
+
 /* ---------------------------------------------------------------------- */
 /* The wire message, built from real pinned user pages */
 
@@ -979,7 +1072,12 @@ static void az_blob_wire_message_test(struct kunit *test)
 	int i, n;
 
 	base = az_user_map(test, 6 * PAGE_SIZE, PROT_READ | PROT_WRITE);
-	/* data: pages 0-2; request: pages 3-4; response: page 4 (shared) */
+	/*
+	 * data: Hyper-V pages 0-2 of CPU page 0 (CPU pages 0-2 with 4 KiB
+	 * pages); request: Hyper-V pages 0-1 of CPU page 3 (CPU pages 3-4);
+	 * response: Hyper-V page 0 of CPU page 4 (shared with the request
+	 * with 4 KiB pages).
+	 */
 	r.data_buffer = base + 0x100;
 	r.request_buffer = base + 3 * PAGE_SIZE + 4000;
 	r.response_buffer = base + 4 * PAGE_SIZE + 500;
@@ -1030,12 +1128,21 @@ static void az_blob_wire_message_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, host->pkts[0].desc->range.len, 6 * 4096);
 	KUNIT_EXPECT_EQ(test, host->pkts[0].desc_size,
 			struct_size(host->pkts[0].desc, range.pfn_array, 6));
-	KUNIT_EXPECT_EQ(test, pfn[0], (u64)page_to_pfn(pages[0]));
-	KUNIT_EXPECT_EQ(test, pfn[1], (u64)page_to_pfn(pages[1]));
-	KUNIT_EXPECT_EQ(test, pfn[2], (u64)page_to_pfn(pages[2]));
-	KUNIT_EXPECT_EQ(test, pfn[3], (u64)page_to_pfn(pages[3]));
-	KUNIT_EXPECT_EQ(test, pfn[4], (u64)page_to_pfn(pages[4]));
-	KUNIT_EXPECT_EQ(test, pfn[5], (u64)page_to_pfn(pages[4]));
+	KUNIT_EXPECT_EQ(test, pfn[0], az_user_hvpfn(pages, base, base));
+	KUNIT_EXPECT_EQ(test, pfn[1], az_user_hvpfn(pages, base, base + 4096));
+	KUNIT_EXPECT_EQ(test, pfn[2], az_user_hvpfn(pages, base, base + 8192));
+	KUNIT_EXPECT_EQ(test, pfn[3],
+			az_user_hvpfn(pages, base, base + 3 * PAGE_SIZE));
+	KUNIT_EXPECT_EQ(test, pfn[4],
+			az_user_hvpfn(pages, base,
+				      base + 3 * PAGE_SIZE + 4096));
+	KUNIT_EXPECT_EQ(test, pfn[5],
+			az_user_hvpfn(pages, base, base + 4 * PAGE_SIZE));
+	if (PAGE_SIZE == HV_HYP_PAGE_SIZE) {
+		/* With 4 KiB pages every PFN is a CPU page's own. */
+		KUNIT_EXPECT_EQ(test, pfn[1], (u64)page_to_pfn(pages[1]));
+		KUNIT_EXPECT_EQ(test, pfn[5], (u64)page_to_pfn(pages[4]));
+	}
 
 	/* The in-band message, byte by byte: little-endian fields. */
 	memset(exp, 0, sizeof(exp));
@@ -1079,40 +1186,119 @@ static void az_blob_wire_message_test(struct kunit *test)
 }
 
 /* az_blob_fill_desc() on its own: CPU pages to Hyper-V PFNs. */
-static void az_blob_fill_desc_test(struct kunit *test)
+
+#define AZ_DESC_MAX_PFNS	12
+
+struct az_desc_case {
+	const char *name;
+	struct az_blob_request_sync r;
+	/* the address of the Hyper-V page each PFN names, in packet order */
+	u64 hvpage[AZ_DESC_MAX_PFNS];
+	u32 nr;
+};
+
+static const struct az_desc_case az_desc_cases[] = {
+	{ "straddle",
+	  { .request_len = 10, .response_len = 4096,
+	    .request_buffer = 0x7000 + 4090, .response_buffer = 0x9000 + 1 },
+	  { 0x7000, 0x8000, 0x9000, 0xa000 }, 4 },
+	/* Hyper-V pages 5-8, 15-16 (two CPU pages) and 14-17 (two). */
+	{ "mid_64k_page",
+	  { .data_len = 3 * 4096, .request_len = 200,
+	    .response_len = 3 * 4096,
+	    .data_buffer = 0x10000 + 5 * 4096 + 0x123,
+	    .request_buffer = 0x20000 + 15 * 4096 + 4000,
+	    .response_buffer = 0x40000 + 14 * 4096 + 8 },
+	  { 0x15000, 0x16000, 0x17000, 0x18000, 0x2f000, 0x30000,
+	    0x4e000, 0x4f000, 0x50000, 0x51000 }, 10 },
+	/* One Hyper-V page holds all three buffers: it appears three times. */
+	{ "shared_hvpage",
+	  { .data_len = 100, .request_len = 20, .response_len = 50,
+	    .data_buffer = 0x25000 + 2000, .request_buffer = 0x25000 + 10,
+	    .response_buffer = 0x25000 + 100 },
+	  { 0x25000, 0x25000, 0x25000 }, 3 },
+	/* The last Hyper-V page of a 64 KiB page, and the first of the next. */
+	{ "64k_page_ends",
+	  { .data_len = 2, .request_len = 4096, .response_len = 1,
+	    .data_buffer = 0xf000 + 4095, .request_buffer = 0x1f000,
+	    .response_buffer = 0x2ffff },
+	  { 0xf000, 0x10000, 0x1f000, 0x2f000 }, 4 },
+};
+
+KUNIT_ARRAY_PARAM_DESC(az_desc, az_desc_cases, name);
+
+/* Pages standing for user memory: one per CPU page number, made on use. */
+struct az_fake_mem {
+	u64 pfn[2 * AZ_DESC_MAX_PFNS];
+	struct page *page[2 * AZ_DESC_MAX_PFNS];
+	int nr;
+};
+
+static struct page *az_fake_page(struct kunit *test, struct az_fake_mem *m,
+				 u64 addr)
 {
-	struct az_blob_request_sync r = {
-		.request_len = 10, .response_len = 4096,
-		.request_buffer = 0x7000 + 4090,
-		.response_buffer = 0x9000 + 1,
-	};
-	struct az_blob_req *req;
-	struct page *pg[4];
+	u64 pfn = addr >> PAGE_SHIFT;
 	int i;
 
+	for (i = 0; i < m->nr; i++)
+		if (m->pfn[i] == pfn)
+			return m->page[i];
+	KUNIT_ASSERT_LT(test, m->nr, ARRAY_SIZE(m->page));
+	m->page[i] = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, m->page[i]);
+	KUNIT_ASSERT_EQ(test, kunit_add_action_or_reset(test,
+							az_free_page_action,
+							m->page[i]), 0);
+	m->pfn[i] = pfn;
+	m->nr++;
+	return m->page[i];
+}
+
+static void az_blob_fill_desc_test(struct kunit *test)
+{
+	const struct az_desc_case *c = test->param_value;
+	struct az_fake_mem *mem;
+	struct az_blob_req *req;
+	u32 i, k;
+
 	req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+	mem = kunit_kzalloc(test, sizeof(*mem), GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, req);
-	az_blob_req_init(req, &r);
-	KUNIT_ASSERT_EQ(test, req->nr_pages, 4);
-	req->pages = pg;
-	req->desc_size = struct_size(req->desc, range.pfn_array, 4);
+	KUNIT_ASSERT_NOT_NULL(test, mem);
+	KUNIT_ASSERT_EQ(test, az_blob_validate(&c->r), 0);
+	az_blob_req_init(req, &c->r);
+	KUNIT_ASSERT_EQ(test, req->nr_hvpages, c->nr);
+	KUNIT_ASSERT_LE(test, req->nr_pages, c->nr);
+
+	/* What pinning gives: the CPU pages of each buffer, in order. */
+	req->pages = kunit_kcalloc(test, req->nr_pages, sizeof(*req->pages),
+				   GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req->pages);
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		const struct az_blob_buf *b = &req->bufs[i];
+
+		for (k = 0; k < b->nr_pages; k++)
+			req->pages[b->first_page + k] =
+				az_fake_page(test, mem,
+					     (b->uaddr & PAGE_MASK) +
+					     (u64)k * PAGE_SIZE);
+	}
+	req->desc_size = struct_size(req->desc, range.pfn_array, c->nr);
 	req->desc = kunit_kzalloc(test, req->desc_size, GFP_KERNEL);
 	KUNIT_ASSERT_NOT_NULL(test, req->desc);
-	for (i = 0; i < 4; i++) {
-		pg[i] = alloc_page(GFP_KERNEL);
-		KUNIT_ASSERT_NOT_NULL(test, pg[i]);
-		KUNIT_ASSERT_EQ(test,
-				kunit_add_action_or_reset(test,
-							  az_free_page_action,
-							  pg[i]), 0);
-	}
+
 	az_blob_fill_desc(req);
 	KUNIT_EXPECT_EQ(test, req->desc->rangecount, 1);
 	KUNIT_EXPECT_EQ(test, req->desc->range.offset, 0);
-	KUNIT_EXPECT_EQ(test, req->desc->range.len, 4 * HV_HYP_PAGE_SIZE);
-	for (i = 0; i < 4; i++)
+	KUNIT_EXPECT_EQ(test, req->desc->range.len, c->nr * HV_HYP_PAGE_SIZE);
+	for (i = 0; i < c->nr; i++) {
+		u64 a = c->hvpage[i];
+
 		KUNIT_EXPECT_EQ_MSG(test, req->desc->range.pfn_array[i],
-				    page_to_hvpfn(pg[i]), "pfn %d", i);
+				    page_to_hvpfn(az_fake_page(test, mem, a)) +
+				    ((a & ~PAGE_MASK) >> HV_HYP_PAGE_SHIFT),
+				    "pfn %u (address %#llx)", i, a);
+	}
 }
 
 /* ---------------------------------------------------------------------- */
@@ -1723,7 +1909,9 @@ static void az_blob_probe_test(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, a->dev->chan_open);
 	KUNIT_EXPECT_EQ(test, a->nr_opens, 1);
 	KUNIT_EXPECT_EQ(test, a->dev->max_in_flight, 1024);
-	KUNIT_EXPECT_GE(test, a->dev->max_pinned, 3UL * AZ_BLOB_MAX_PAGES);
+	/* CPU pages: three of the largest requests at least, 1 GiB at most. */
+	KUNIT_EXPECT_GE(test, a->dev->max_pinned, 3UL * AZ_BLOB_MAX_CPU_PAGES);
+	KUNIT_EXPECT_LE(test, a->dev->max_pinned, SZ_1G >> PAGE_SHIFT);
 
 	bad = az_host_create(test);
 	bad->open_err = -EIO;
@@ -2521,6 +2709,345 @@ static void az_blob_sysfs_test(struct kunit *test)
 }
 
 /* ---------------------------------------------------------------------- */
+/* CPU pages and Hyper-V pages */
+
+/*
+ * The request of the most CPU pages, AZ_BLOB_MAX_CPU_PAGES, from @base, a
+ * CPU page boundary. With r Hyper-V pages in a CPU page: the data starts
+ * at the last Hyper-V page of a CPU page and spans h Hyper-V pages, the
+ * most that leaves four for the others with h - 2 a multiple of r, so that
+ * its last CPU page holds only one of them; the request and the response
+ * are two bytes across the end of a CPU page (two Hyper-V pages, two CPU
+ * pages). Returns h. The layout takes AZ_LARGEST_SPAN CPU pages from
+ * @base, the last one free for the ioctl argument.
+ */
+#define AZ_LARGEST_HVPAGES \
+	(AZ_BLOB_MAX_PAGES - 4 - (AZ_BLOB_MAX_PAGES - 6) % AZ_BLOB_HVPAGES_PER_PAGE)
+#define AZ_LARGEST_SPAN \
+	((AZ_LARGEST_HVPAGES - 2) / AZ_BLOB_HVPAGES_PER_PAGE + 7)
+
+static u32 az_largest_request(struct az_blob_request_sync *r, u64 base)
+{
+	u32 h = AZ_LARGEST_HVPAGES;
+	/* CPU pages of the data: its first one, and one per r after it. */
+	u64 after = (h - 2) / AZ_BLOB_HVPAGES_PER_PAGE + 2;
+
+	memset(r, 0, sizeof(*r));
+	r->data_buffer = base + PAGE_SIZE - HV_HYP_PAGE_SIZE;
+	r->data_len = h * HV_HYP_PAGE_SIZE;
+	r->request_buffer = base + (after + 1) * PAGE_SIZE - 1;
+	r->request_len = 2;
+	r->response_buffer = base + (after + 3) * PAGE_SIZE - 1;
+	r->response_len = 2;
+	r->timeout = 1000;
+	return h;
+}
+
+/* The bound on one request's CPU pages is reached, and never passed. */
+static void az_blob_cpu_pages_bound_test(struct kunit *test)
+{
+	const u64 per = AZ_BLOB_HVPAGES_PER_PAGE;
+	struct az_blob_request_sync r;
+	struct az_blob_req *req;
+	struct rnd_state rnd;
+	u32 h, i, n, accepted = 0, most = 0;
+
+	req = kunit_kzalloc(test, sizeof(*req), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req);
+
+	/* 8192 with 4 KiB pages (as many as Hyper-V pages), 517 with 64. */
+	if (PAGE_SIZE == HV_HYP_PAGE_SIZE)
+		KUNIT_EXPECT_EQ(test, AZ_BLOB_MAX_CPU_PAGES, AZ_BLOB_MAX_PAGES);
+	if (PAGE_SIZE == SZ_64K)
+		KUNIT_EXPECT_EQ(test, AZ_BLOB_MAX_CPU_PAGES, 517);
+
+	h = az_largest_request(&r, SZ_256M);
+	KUNIT_ASSERT_EQ(test, az_blob_validate(&r), 0);
+	az_blob_req_init(req, &r);
+	KUNIT_EXPECT_EQ(test, req->nr_hvpages, h + 4);
+	KUNIT_EXPECT_LE(test, req->nr_hvpages, AZ_BLOB_MAX_PAGES);
+	KUNIT_EXPECT_EQ(test, req->nr_pages, AZ_BLOB_MAX_CPU_PAGES);
+	KUNIT_EXPECT_EQ(test, req->bufs[AZ_BLOB_BUF_REQUEST].nr_pages, 2);
+	KUNIT_EXPECT_EQ(test, req->bufs[AZ_BLOB_BUF_RESPONSE].nr_pages, 2);
+
+	/* Buffers anywhere in CPU pages, many near the Hyper-V page bound. */
+	prandom_seed_state(&rnd, 0x61a2b10b);
+	for (i = 0; i < 4000; i++) {
+		u32 hreq = 1 + prandom_u32_state(&rnd) % 64;
+		u32 hresp = 1 + prandom_u32_state(&rnd) % 64;
+		u32 hdata = AZ_BLOB_MAX_PAGES - hreq - hresp;
+
+		if (i & 1)
+			hdata = prandom_u32_state(&rnd) % hdata;
+		else
+			hdata -= prandom_u32_state(&rnd) % 4;
+		memset(&r, 0, sizeof(r));
+		r.request_buffer = SZ_1M + prandom_u32_state(&rnd) % PAGE_SIZE;
+		r.response_buffer = SZ_2M + prandom_u32_state(&rnd) % PAGE_SIZE;
+		r.data_buffer = SZ_256M + prandom_u32_state(&rnd) % PAGE_SIZE;
+		r.request_len = (hreq - 1) * HV_HYP_PAGE_SIZE + 1 +
+				prandom_u32_state(&rnd) % HV_HYP_PAGE_SIZE;
+		r.response_len = (hresp - 1) * HV_HYP_PAGE_SIZE + 1 +
+				 prandom_u32_state(&rnd) % HV_HYP_PAGE_SIZE;
+		r.data_len = hdata ? (hdata - 1) * HV_HYP_PAGE_SIZE + 1 +
+			     prandom_u32_state(&rnd) % HV_HYP_PAGE_SIZE : 0;
+		if (az_blob_validate(&r))
+			continue;
+		memset(req, 0, sizeof(*req));
+		az_blob_req_init(req, &r);
+		accepted++;
+		most = max(most, req->nr_pages);
+		KUNIT_EXPECT_LE(test, req->nr_hvpages, AZ_BLOB_MAX_PAGES);
+		KUNIT_EXPECT_LE(test, req->nr_pages, AZ_BLOB_MAX_CPU_PAGES);
+		for (n = 0; n < AZ_BLOB_NR_BUFS; n++) {
+			const struct az_blob_buf *b = &req->bufs[n];
+
+			KUNIT_EXPECT_EQ(test, b->nr_pages,
+					az_ref_cpu_pages(b->uaddr, b->len));
+			KUNIT_EXPECT_GE(test, (u64)b->nr_pages,
+					DIV_ROUND_UP((u64)b->nr_hvpages, per));
+			KUNIT_EXPECT_LE(test, b->nr_pages, b->nr_hvpages);
+		}
+	}
+	/* Most were in bounds; none needed more CPU pages than the bound. */
+	KUNIT_EXPECT_GT(test, accepted, 2500);
+	kunit_info(test, "%u requests in bounds, at most %u of %lu CPU pages\n",
+		   accepted, most, AZ_BLOB_MAX_CPU_PAGES);
+}
+
+/*
+ * Exactly AZ_BLOB_MAX_PAGES Hyper-V pages, from buffers that start inside
+ * a 64 KiB page, go to the host through real pinned memory; one byte more
+ * is refused before anything is pinned. The bound is the same whatever
+ * PAGE_SIZE is; the CPU pages pinned for it are not.
+ */
+static void az_blob_max_pages_ioctl_test(struct kunit *test)
+{
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	const u32 hv[AZ_BLOB_NR_BUFS] = { AZ_BLOB_MAX_PAGES - 2, 1, 1 };
+	const u32 p64k[AZ_BLOB_NR_BUFS] = { 513, 1, 1 };
+	struct az_blob_request_sync r = { }, out;
+	unsigned long base, uarg;
+	struct az_host_pkt *p;
+	int i;
+
+	base = az_user_map(test, ALIGN(8206 * HV_HYP_PAGE_SIZE, PAGE_SIZE),
+			   PROT_READ | PROT_WRITE);
+	/* Hyper-V pages 9-8198, 8200 and 8201 of the mapping. */
+	r.data_buffer = base + 9 * HV_HYP_PAGE_SIZE + 100;
+	r.data_len = (AZ_BLOB_MAX_PAGES - 2) * HV_HYP_PAGE_SIZE - 100;
+	r.request_buffer = base + 8200 * HV_HYP_PAGE_SIZE + 5;
+	r.request_len = 10;
+	r.response_buffer = base + 8201 * HV_HYP_PAGE_SIZE + 4095;
+	r.response_len = 1;
+	uarg = base + 8204 * HV_HYP_PAGE_SIZE + 64;
+	az_user_write(test, uarg, &r, sizeof(r));
+
+	host->mode = AZ_HOST_SYNC;
+	KUNIT_EXPECT_EQ(test, az_blob_ioctl_request(dev, (void __user *)uarg),
+			0);
+	KUNIT_ASSERT_EQ(test, host->nr_pkts, 1);
+	p = &host->pkts[0];
+	KUNIT_EXPECT_EQ(test, p->nr_hvpages, AZ_BLOB_MAX_PAGES);
+	KUNIT_EXPECT_EQ(test, p->desc->range.len,
+			AZ_BLOB_MAX_PAGES * HV_HYP_PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, p->desc_size,
+			struct_size(p->desc, range.pfn_array,
+				    AZ_BLOB_MAX_PAGES));
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		const u64 a[] = { r.data_buffer, r.request_buffer,
+				  r.response_buffer };
+		const u32 l[] = { r.data_len, r.request_len, r.response_len };
+
+		KUNIT_EXPECT_EQ_MSG(test, p->buf_hvpages[i], hv[i],
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, p->buf_pages[i],
+				    az_expect_cpu_pages(hv[i], p64k[i], a[i],
+							l[i]),
+				    "buffer %d", i);
+	}
+	/* The budget was charged the CPU pages. */
+	KUNIT_EXPECT_EQ(test, p->dev_pinned, p->nr_pages);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.request_buffer_offset),
+			(AZ_BLOB_MAX_PAGES - 2) * HV_HYP_PAGE_SIZE + 5);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.response_buffer_offset),
+			(AZ_BLOB_MAX_PAGES - 1) * HV_HYP_PAGE_SIZE + 4095);
+	az_user_read(test, uarg, &out, sizeof(out));
+	KUNIT_EXPECT_EQ(test, out.response.response_len, 1);
+	az_expect_idle(test, dev);
+
+	/* One byte more of data is one Hyper-V page more. */
+	r.data_len++;
+	az_user_write(test, uarg, &r, sizeof(r));
+	KUNIT_EXPECT_EQ(test, az_blob_ioctl_request(dev, (void __user *)uarg),
+			-E2BIG);
+	KUNIT_EXPECT_EQ(test, host->nr_sends, 1);
+	az_expect_idle(test, dev);
+}
+
+/*
+ * Buffers starting inside 64 KiB pages, on real pinned memory: the host
+ * reads the request and the data and writes the response through the
+ * PFNs, each the first Hyper-V PFN of its CPU page plus the index of the
+ * Hyper-V page inside it; each buffer counts CPU pages for the pins and
+ * Hyper-V pages for the packet.
+ */
+static void az_blob_hvpage_pfns_test(struct kunit *test)
+{
+	/* Hyper-V pages 5-8, 15-16 and 30-33 of the mapping. */
+	static const u32 hvpage[] = { 5, 6, 7, 8, 15, 16, 30, 31, 32, 33 };
+	const u32 hv[AZ_BLOB_NR_BUFS] = { 4, 2, 4 };
+	const u32 p64k[AZ_BLOB_NR_BUFS] = { 1, 2, 2 };
+	const u32 map_len = 3 * SZ_64K;
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_request_sync r = { }, out;
+	u32 nr_cpu = map_len / PAGE_SIZE;
+	u8 *req_bytes, *data_bytes, *resp;
+	unsigned long base, uarg;
+	struct az_host_pkt *p;
+	struct page **pages;
+	const u64 *pfn;
+	int i, n;
+
+	base = az_user_map(test, map_len, PROT_READ | PROT_WRITE);
+	r.data_buffer = base + 5 * HV_HYP_PAGE_SIZE + 0x123;
+	r.data_len = 3 * HV_HYP_PAGE_SIZE;
+	r.data_valid = r.data_len;
+	r.request_buffer = base + 15 * HV_HYP_PAGE_SIZE + 4000;
+	r.request_len = 200;
+	r.response_buffer = base + 30 * HV_HYP_PAGE_SIZE + 8;
+	r.response_len = 3 * HV_HYP_PAGE_SIZE;
+	uarg = base + 40 * HV_HYP_PAGE_SIZE + 64;
+	az_user_write(test, uarg, &r, sizeof(r));
+
+	req_bytes = kunit_kmalloc(test, r.request_len, GFP_KERNEL);
+	data_bytes = kunit_kmalloc(test, r.data_len, GFP_KERNEL);
+	resp = kunit_kmalloc(test, r.response_len, GFP_KERNEL);
+	pages = kunit_kcalloc(test, nr_cpu, sizeof(*pages), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, req_bytes);
+	KUNIT_ASSERT_NOT_NULL(test, data_bytes);
+	KUNIT_ASSERT_NOT_NULL(test, resp);
+	KUNIT_ASSERT_NOT_NULL(test, pages);
+	for (i = 0; i < r.request_len; i++)
+		req_bytes[i] = i * 3 + 1;
+	for (i = 0; i < r.data_len; i++)
+		data_bytes[i] = i ^ (i >> 8);
+	az_user_write(test, r.request_buffer, req_bytes, r.request_len);
+	az_user_write(test, r.data_buffer, data_bytes, r.data_len);
+	az_user_fill(test, r.response_buffer, 0xee, r.response_len);
+	/* Fault the pages in and hold them, so their PFNs cannot change. */
+	n = get_user_pages_fast(base, nr_cpu, FOLL_WRITE, pages);
+	KUNIT_ASSERT_EQ(test, n, nr_cpu);
+
+	host->mode = AZ_HOST_SYNC;
+	host->expect_request = req_bytes;
+	host->expect_data = data_bytes;
+	KUNIT_EXPECT_EQ(test, az_blob_ioctl_request(host->dev,
+						    (void __user *)uarg), 0);
+	KUNIT_ASSERT_EQ(test, host->nr_pkts, 1);
+	p = &host->pkts[0];
+	KUNIT_EXPECT_TRUE(test, p->request_ok);
+	KUNIT_EXPECT_TRUE(test, p->data_ok);
+
+	KUNIT_ASSERT_EQ(test, p->nr_hvpages, ARRAY_SIZE(hvpage));
+	pfn = p->desc->range.pfn_array;
+	for (i = 0; i < ARRAY_SIZE(hvpage); i++)
+		KUNIT_EXPECT_EQ_MSG(test, pfn[i],
+				    az_user_hvpfn(pages, base,
+						  base + hvpage[i] *
+						  HV_HYP_PAGE_SIZE),
+				    "pfn %d", i);
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		const u64 a[] = { r.data_buffer, r.request_buffer,
+				  r.response_buffer };
+		const u32 l[] = { r.data_len, r.request_len, r.response_len };
+
+		KUNIT_EXPECT_EQ_MSG(test, p->buf_hvpages[i], hv[i],
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, p->buf_pages[i],
+				    az_expect_cpu_pages(hv[i], p64k[i], a[i],
+							l[i]),
+				    "buffer %d", i);
+	}
+	KUNIT_EXPECT_EQ(test, p->dev_pinned, p->nr_pages);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.data_buffer_offset), 0x123);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.request_buffer_offset),
+			4 * HV_HYP_PAGE_SIZE + 4000);
+	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.response_buffer_offset),
+			6 * HV_HYP_PAGE_SIZE + 8);
+
+	/* What the host wrote through the PFNs is where the caller put it. */
+	az_user_read(test, uarg, &out, sizeof(out));
+	KUNIT_EXPECT_EQ(test, out.response.response_len, AZ_TEST_ECHO_LEN);
+	az_user_read(test, r.response_buffer, resp, r.response_len);
+	for (i = 0; i < r.response_len; i++)
+		if (resp[i] != (i < AZ_TEST_ECHO_LEN ? az_echo_byte(i) : 0xee))
+			break;
+	KUNIT_EXPECT_EQ_MSG(test, i, r.response_len, "response byte %d wrong",
+			    i);
+	for (i = 0; i < n; i++)
+		put_page(pages[i]);
+	az_expect_idle(test, host->dev);
+}
+
+/*
+ * The pin budget counts CPU pages: a device bounded to exactly the largest
+ * request admits it, charges it its CPU pages (pinned_pages), and lets the
+ * next request wait until it is done.
+ */
+static void az_blob_pin_budget_cpu_pages_test(struct kunit *test)
+{
+	struct az_host *host = az_host_probe(test);
+	struct az_blob_dev *dev = host->dev;
+	struct az_blob_request_sync big, small;
+	unsigned long base, ubig, usmall;
+	struct az_host_pkt *p;
+	struct az_caller *c[2];
+	char buf[32];
+	u32 h;
+
+	base = az_user_map(test, AZ_LARGEST_SPAN * PAGE_SIZE,
+			   PROT_READ | PROT_WRITE);
+	h = az_largest_request(&big, base);
+	ubig = base + (AZ_LARGEST_SPAN - 1) * PAGE_SIZE;
+	az_user_write(test, ubig, &big, sizeof(big));
+	usmall = az_user_request(test, &small);
+
+	dev->max_pinned = AZ_BLOB_MAX_CPU_PAGES;
+	host->mode = AZ_HOST_HOLD;
+	c[0] = az_caller_start(test, dev, ubig);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 1),
+						   AZ_TEST_WAIT));
+	p = &host->pkts[0];
+	KUNIT_EXPECT_EQ(test, p->nr_hvpages, h + 4);
+	KUNIT_EXPECT_EQ(test, p->nr_pages, AZ_BLOB_MAX_CPU_PAGES);
+	KUNIT_EXPECT_EQ(test, p->dev_pinned, AZ_BLOB_MAX_CPU_PAGES);
+	KUNIT_EXPECT_EQ(test, p->desc->range.len, (h + 4) * HV_HYP_PAGE_SIZE);
+	snprintf(buf, sizeof(buf), "%lu\n", AZ_BLOB_MAX_CPU_PAGES);
+	az_expect_sysfs(test, dev, "pinned_pages", buf);
+
+	/* Three CPU pages more do not fit: the next request waits. */
+	c[1] = az_caller_start(test, dev, usmall);
+	msleep(50);
+	KUNIT_EXPECT_EQ(test, host->nr_sends, 1);
+	KUNIT_EXPECT_FALSE(test, completion_done(&c[1]->done));
+	KUNIT_EXPECT_EQ(test, dev->nr_in_flight, 1);
+
+	az_host_complete(dev, p->id, 0, 0);
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c[0]), 0);
+	KUNIT_ASSERT_TRUE(test, wait_event_timeout(host->wq,
+						   az_host_sent(host, 2),
+						   AZ_TEST_WAIT));
+	KUNIT_EXPECT_EQ(test, host->pkts[1].dev_pinned, 3);
+	az_host_complete(dev, host->pkts[1].id, 0, 0);
+	KUNIT_EXPECT_EQ(test, az_caller_wait(test, c[1]), 0);
+	az_expect_sysfs(test, dev, "pinned_pages", "0\n");
+	az_expect_idle(test, dev);
+}
+
+/* ---------------------------------------------------------------------- */
 /* The VPCI offer VMBus ignores */
 
 static void az_blob_vpci_offer_test(struct kunit *test)
@@ -2567,7 +3094,7 @@ static struct kunit_case az_blob_test_cases[] = {
 	KUNIT_CASE(az_blob_uapi_layout_test),
 	KUNIT_CASE_PARAM(az_blob_validate_test, az_validate_gen_params),
 	KUNIT_CASE_PARAM(az_blob_req_init_test, az_layout_gen_params),
-	KUNIT_CASE(az_blob_fill_desc_test),
+	KUNIT_CASE_PARAM(az_blob_fill_desc_test, az_desc_gen_params),
 	KUNIT_CASE(az_blob_wire_message_test),
 	KUNIT_CASE_PARAM(az_blob_ioctl_test, az_ioctl_gen_params),
 	KUNIT_CASE_PARAM(az_blob_completion_test, az_garbage_gen_params),
@@ -2586,6 +3113,10 @@ static struct kunit_case az_blob_test_cases[] = {
 	KUNIT_CASE(az_blob_suspend_busy_test),
 	KUNIT_CASE(az_blob_remove_keeps_pages_test),
 	KUNIT_CASE(az_blob_sysfs_test),
+	KUNIT_CASE(az_blob_cpu_pages_bound_test),
+	KUNIT_CASE(az_blob_max_pages_ioctl_test),
+	KUNIT_CASE(az_blob_hvpage_pfns_test),
+	KUNIT_CASE(az_blob_pin_budget_cpu_pages_test),
 	KUNIT_CASE(az_blob_vpci_offer_test),
 	{}
 };

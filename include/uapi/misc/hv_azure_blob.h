@@ -14,9 +14,12 @@
  * AZ_BLOB_MAX_PAGES - most 4 KiB pages one request may span
  *
  * The request, response and data buffers of one request together may touch
- * at most this many 4 KiB pages (counted per buffer, from the page holding
- * its first byte to the page holding its last byte). A request above the
- * bound fails with %E2BIG before anything is pinned.
+ * at most this many 4 KiB pages (counted per buffer, from the 4 KiB page
+ * holding its first byte to the one holding its last byte). The pages are
+ * those of Hyper-V, 4 KiB whatever the kernel's page size is (arm64
+ * kernels may use 16 or 64 KiB pages): the bound is the same on every
+ * kernel. A request above the bound fails with %E2BIG before anything is
+ * pinned.
  */
 #define AZ_BLOB_MAX_PAGES	8192
 
@@ -93,7 +96,7 @@ struct az_blob_request_sync {
  * * %EINVAL - @request_len or @response_len is 0, @data_valid exceeds
  *   @data_len, @reserved is not 0, or a buffer wraps around the end of the
  *   address space.
- * * %E2BIG - the buffers span more than %AZ_BLOB_MAX_PAGES pages.
+ * * %E2BIG - the buffers span more than %AZ_BLOB_MAX_PAGES pages of 4 KiB.
  * * %ENOMEM - the driver could not allocate memory for the request.
  * * %EPROTO - the host's completion broke the protocol (it claimed to have
  *   written more than the response buffer holds).

@@ -1,23 +1,32 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Run the driver's KUnit suite in an x86_64 QEMU guest.
+# Run the driver's KUnit suite in a QEMU guest: kunit.sh [x86_64|arm64].
+#
+# x86_64 (the default) uses the suite's own drivers/hv/.kunitconfig. arm64
+# is cross-built with Debian's gcc-aarch64-linux-gnu and runs under
+# qemu-system-aarch64 (TCG) with 64 KiB pages, where a CPU page holds 16
+# Hyper-V pages; its configuration is kunit-arm64.kunitconfig beside this
+# script (Hyper-V on arm64 needs ACPI, hence EFI).
 #
 # The kernel tree is build/kunit/linux: Debian's linux-source-6.12,
 # extracted once and kept as a git repository (tag "pristine"), moved to
 # "pristine + every commit of kernel-patches/series" by sync_tree from
 # static/kernel-tree.sh, which rewrites only the files whose content
-# changes. Objects go to build/kunit/obj; the compiler runs under ccache
+# changes. Objects go to build/kunit/obj (obj-arm64 for arm64), one run at
+# a time on the shared tree; the compiler runs under ccache
 # with a fixed cache directory, so a rebuild from scratch on this machine
 # mostly hits the cache. The make options must stay the same from run to
 # run: kunit.py rebuilds everything when they change.
 #
 # Writes build/results/kunit.counts ("PASSED FAILED SKIPPED") and the raw
-# log to build/kunit/kunit.log; exits non-zero when a case failed or the
-# suite did not run to completion.
+# log to build/kunit/kunit.log (kunit-arm64.counts and kunit-arm64.log for
+# arm64); exits non-zero when a case failed or the suite did not run to
+# completion.
 #
-# Environment: KUNIT_TIMEOUT (seconds for the guest, default 900),
-# CCACHE_DIR (default /var/cache/hv_azure_blob/ccache).
+# Environment: KUNIT_TIMEOUT (seconds for the guest, default 900 for
+# x86_64, 1800 for arm64), CCACHE_DIR (default
+# /var/cache/hv_azure_blob/ccache).
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -26,18 +35,42 @@ set -eu
 export AZ_BLOB_SRCTREE
 
 STATIC="$AZ_BLOB_SRCTREE/tools/testing/azure_blob/static"
+SCRIPTS="$AZ_BLOB_SRCTREE/tools/testing/azure_blob/scripts"
 # shellcheck source=../static/lib.sh
 . "$STATIC/lib.sh"
 # shellcheck source=../static/kernel-tree.sh
 . "$STATIC/kernel-tree.sh"
 
+KARCH=${1:-x86_64}
 # This suite has a tree of its own, so it never races the static checks.
 KUNIT_OUT="$BUILD/kunit"
 KSRC="$KUNIT_OUT/linux"
-KOBJ="$KUNIT_OUT/obj"
 RESULTS="$BUILD/results"
-LOG="$KUNIT_OUT/kunit.log"
 KUNITCONFIG=drivers/hv/.kunitconfig
+case "$KARCH" in
+x86_64)
+	SUITE=kunit
+	KOBJ="$KUNIT_OUT/obj"
+	PKGS=(qemu-system-x86)
+	KUNIT_ARGS=(--arch=x86_64 --kunitconfig="$KUNITCONFIG"
+		    --make_options 'CC=ccache gcc')
+	TIMEOUT=${KUNIT_TIMEOUT:-900}
+	;;
+arm64)
+	SUITE=kunit-arm64
+	KOBJ="$KUNIT_OUT/obj-arm64"
+	PKGS=(qemu-system-arm gcc-aarch64-linux-gnu)
+	KUNIT_ARGS=(--arch=arm64 --cross_compile=aarch64-linux-gnu-
+		    --kunitconfig="$SCRIPTS/kunit-arm64.kunitconfig"
+		    --make_options 'CC=ccache aarch64-linux-gnu-gcc')
+	TIMEOUT=${KUNIT_TIMEOUT:-1800}
+	;;
+*)
+	echo "usage: kunit.sh [x86_64|arm64]" >&2
+	exit 2
+	;;
+esac
+LOG="$KUNIT_OUT/$SUITE.log"
 export CCACHE_DIR="${CCACHE_DIR:-/var/cache/hv_azure_blob/ccache}"
 # Hash paths inside the checkout as relative ones, so that a fresh clone
 # elsewhere (CI) hits the objects an earlier checkout compiled.
@@ -49,9 +82,9 @@ main() {
 	local commits n start rc summary counts
 
 	apt_need linux-source-6.12 xz-utils git patch make gcc flex bison bc \
-		libelf-dev libssl-dev python3 ccache qemu-system-x86
+		libelf-dev libssl-dev python3 ccache "${PKGS[@]}"
 	mkdir -p "$KUNIT_OUT" "$RESULTS" "$CCACHE_DIR"
-	rm -f "$RESULTS/kunit.counts"
+	rm -f "$RESULTS/$SUITE.counts"
 
 	exec 9>"$KUNIT_OUT/.lock"
 	flock -n 9 || { log "waiting for another KUnit run to finish"; flock 9; }
@@ -71,11 +104,9 @@ main() {
 	start=$(date +%s)
 	set +e
 	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py run \
-		--arch=x86_64 --kunitconfig="$KUNITCONFIG" \
-		--build_dir="$KOBJ" --jobs=2 \
-		--make_options 'CC=ccache gcc' \
+		"${KUNIT_ARGS[@]}" --build_dir="$KOBJ" --jobs=2 \
 		--kernel_args slub_debug=FZP \
-		--timeout "${KUNIT_TIMEOUT:-900}") 2>&1 | tee "$LOG"
+		--timeout "$TIMEOUT") 2>&1 | tee "$LOG"
 	rc=${PIPESTATUS[0]}
 	set -e
 	log "kunit.py exited with $rc after $(( $(date +%s) - start )) s"
@@ -99,8 +130,8 @@ main() {
 			else if (kv[1] == "errors") x += kv[2]
 		}
 		print p, x, k }')
-	echo "$counts" > "$RESULTS/kunit.counts"
-	echo "kunit: $summary"
+	echo "$counts" > "$RESULTS/$SUITE.counts"
+	echo "$SUITE: $summary"
 	read -r _ n _ <<<"$counts"
 	[ "$rc" -eq 0 ] && [ "$n" -eq 0 ]
 }

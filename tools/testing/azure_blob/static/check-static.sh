@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Static checks of the series on a Linux 6.12 tree: kbuild with W=1 and
-# sparse (no warning that the pristine tree does not have), checkpatch
+# sparse (no warning that the pristine tree does not have), for x86_64 and
+# cross-built for arm64 with 4 KiB and with 64 KiB pages, checkpatch
 # --strict on every patch, kernel-doc, the uapi header compiled alone as C
 # and C++, headers_install and the kernel's uapi header test, the layout of
 # the ioctl structure (pahole), and the documentation. Every check counts
@@ -14,6 +15,7 @@ AZ_BLOB_SRCTREE=${AZ_BLOB_SRCTREE:-$(cd "$(dirname "$0")/../../../.." && pwd)}
 HERE="$AZ_BLOB_SRCTREE/tools/testing/azure_blob/static"
 . "$HERE/lib.sh"
 . "$HERE/kernel-tree.sh"
+. "$HERE/arm64.sh"
 
 LOGS="$BUILD/check-static"
 RESULTS="$BUILD/results"
@@ -55,7 +57,7 @@ finish() {
 
 apt_need build-essential bc bison flex libelf-dev libssl-dev cpio kmod \
 	 sparse dwarves perl python3 python3-sphinx python3-ply python3-git \
-	 g++ git patch rsync xz-utils
+	 g++ git patch rsync xz-utils gcc-aarch64-linux-gnu ccache
 ensure_tree
 
 # The fragment both trees are configured with; olddefconfig drops the
@@ -99,7 +101,7 @@ for n in $(commit_numbers); do
 	grep -q " $n " <<< " $commits " || skip "commit-$n" "files missing"
 done
 
-# Baseline: the warnings of the pristine tree, computed once.
+# Baselines: the warnings of the pristine tree, computed once.
 if [ ! -f "$KBASE/az-blob-baseline.txt" ]; then
 	log "building the pristine drivers/hv/ for the warning baseline (once)"
 	sync_tree || die "cannot reset the tree"
@@ -108,6 +110,11 @@ if [ ! -f "$KBASE/az-blob-baseline.txt" ]; then
 		{ cat "$LOGS/baseline-build.log"; die "pristine build failed"; }
 	warnings "$LOGS/baseline-build.log" > "$KBASE/az-blob-baseline.txt"
 fi
+for pages in $ARM64_PAGES; do
+	[ -f "$(arm64_obj "$pages")/az-blob-baseline.txt" ] && continue
+	sync_tree || die "cannot reset the tree"
+	arm64_baseline "$pages" "$LOGS"
+done
 
 # shellcheck disable=SC2086
 check apply-patches sync_tree $commits || finish
@@ -153,20 +160,45 @@ kconfig_32bit() {
 check kconfig-32bit-no-driver kconfig_32bit
 
 check build-hv-W1-sparse build_hv "$KOBJ" "$LOGS/build-hv.log"
+# new_warnings LOG BASELINE NAME - no warning in LOG beyond BASELINE
 new_warnings() {
-	warnings "$LOGS/build-hv.log" > "$LOGS/warnings.txt"
-	echo "warnings: $(wc -l < "$LOGS/warnings.txt")" \
-	     "(pristine tree: $(wc -l < "$KBASE/az-blob-baseline.txt"))"
+	local log=$1 base=$2 name=$3
+
+	warnings "$log" > "$LOGS/warnings$name.txt"
+	echo "warnings: $(wc -l < "$LOGS/warnings$name.txt")" \
+	     "(pristine tree: $(wc -l < "$base"))"
 	# Lines the patched tree has more often than the pristine one.
-	comm -23 "$LOGS/warnings.txt" "$KBASE/az-blob-baseline.txt" \
-		> "$LOGS/new-warnings.txt"
-	cat "$LOGS/new-warnings.txt"
-	[ ! -s "$LOGS/new-warnings.txt" ]
+	comm -23 "$LOGS/warnings$name.txt" "$base" \
+		> "$LOGS/new-warnings$name.txt"
+	cat "$LOGS/new-warnings$name.txt"
+	[ ! -s "$LOGS/new-warnings$name.txt" ]
 }
-check no-new-warnings new_warnings
+check no-new-warnings new_warnings "$LOGS/build-hv.log" \
+	"$KBASE/az-blob-baseline.txt" ""
 if [ -f "$KOBJ/drivers/hv/hv_azure_blob.ko" ] || [ -f "$KOBJ/drivers/hv/hv_azure_blob.o" ]; then
 	echo "      built: $(cd "$KOBJ" && ls drivers/hv/hv_azure_blob*.o | tr '\n' ' ')"
 fi
+
+# arm64, cross-built: with 4 KiB pages, and with 64 KiB pages, where a CPU
+# page holds 16 Hyper-V pages.
+arm64_objs=hv_azure_blob.o
+arm64_syms=HYPERV_AZURE_BLOB=m
+if grep -q " $(awk '$2 == "drivers/hv/hv_azure_blob_kunit.c" { print $1 }' \
+	"$PATCHDIR/new-files") " <<< " $commits "; then
+	arm64_objs="$arm64_objs hv_azure_blob_kunit.o"
+	arm64_syms="$arm64_syms HYPERV_AZURE_BLOB_KUNIT_TEST=m"
+fi
+for pages in $ARM64_PAGES; do
+	# shellcheck disable=SC2086
+	check "kconfig-arm64-$pages" arm64_configure "$pages" $arm64_syms
+	check "build-hv-arm64-$pages-W1-sparse" arm64_build_hv "$pages" \
+		"$LOGS/build-hv-arm64-$pages.log"
+	# shellcheck disable=SC2086
+	check "built-arm64-$pages" arm64_driver_built "$pages" $arm64_objs
+	check "no-new-warnings-arm64-$pages" new_warnings \
+		"$LOGS/build-hv-arm64-$pages.log" \
+		"$(arm64_obj "$pages")/az-blob-baseline.txt" "-arm64-$pages"
+done
 
 # checkpatch --strict on every patch of the series.
 if "$HERE/series.sh" > "$LOGS/series.log" 2>&1; then
