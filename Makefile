@@ -15,6 +15,11 @@
 #   make bench         sync ioctl versus io_uring in the VM; writes
 #                      build/bench/report.md, results.json and PNG plots
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
+#   make deb           the Debian packages (dpkg-buildpackage, in a staged
+#                      copy) into build/deb/, then their checks: lintian,
+#                      contents, man pages, a program built against them,
+#                      dkms build for the 6.12 cloud kernel
+#   make deb-build     the Debian packages only; prints the .deb files
 #   make test          check-static, then every other suite; prints the
 #                      totals as the last line
 #
@@ -29,10 +34,11 @@ RESULTS := build/results
 
 # The suites "make test" runs, in order, after check-static. (soak and
 # bench take too long for every run; see README.md.)
-TEST_SUITES := vm-test kunit e2e client fuzz vm-test-debug
+TEST_SUITES := vm-test kunit e2e client fuzz deb vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
-	summary print-suites clean help client vm-test-debug fuzz soak
+	summary print-suites clean help client vm-test-debug fuzz soak deb \
+	deb-build
 
 all: modules
 
@@ -63,6 +69,15 @@ client:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	$(MAKE) -C tools/azure_blob test
 
+# The Debian packages (debian-packaging/): "deb" builds them and runs their
+# suite, "deb-build" only builds them. Both leave the .debs in build/deb/.
+deb:
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
+	debian-packaging/test-deb.sh
+
+deb-build:
+	debian-packaging/build-deb.sh
+
 test:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts
 	-@$(MAKE) --no-print-directory check-static
@@ -80,4 +95,4 @@ print-suites:
 
 clean:
 	rm -rf build/modules build/series build/check-static build/results \
-		build/docs-check
+		build/docs-check build/deb
