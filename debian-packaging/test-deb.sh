@@ -18,6 +18,10 @@
 #     /var/lib/dkms and /lib/modules), then modinfo's alias, vermagic and
 #     modprobe's alias resolution; the host's dkms tree and /lib/modules
 #     are compared before and after
+#   - the packages installed with apt in a Debian 12 root (mmdebstrap,
+#     cached) with dkms and those headers: DKMS builds and installs the
+#     module, the group exists, azblob and pkg-config work; then removed
+#     and purged
 # TAP on standard output and in build/results/deb.tap, counts "PASSED
 # FAILED SKIPPED" in build/results/deb.counts.
 #
@@ -538,5 +542,102 @@ for k in "${kernels[@]}"; do
 	fi
 	t "dkms add/build/install for $k in a scratch tree: modinfo alias $want_alias, vermagic, modprobe finds it in updates/dkms by its alias; the host's dkms tree untouched" dkms_check "$k"
 done
+
+# ---- installation in a Debian 12 root -------------------------------------
+# A Debian 12 root (mmdebstrap, from the machine's apt sources) with dkms
+# and the headers of the kernels above, cached as a tarball; the packages
+# are installed in it with apt as a user would, removed, and purged.
+cache=/var/cache/hv_azure_blob/deb-chroot
+base_pkgs=(dkms adduser kmod pkg-config gcc libc6-dev linux-libc-dev libcurl4
+	libxml2 liburing2 libssl3)
+for k in "${kernels[@]}"; do base_pkgs+=("linux-headers-$k"); done
+base_key=$(printf '%s\n' "${base_pkgs[@]}" | sha256sum | cut -c1-16)
+base_tar=$cache/bookworm-$base_key.tar
+chroot_root=$work/chroot
+
+base_root() {
+	if [ ! -f "$base_tar" ]; then
+		mkdir -p "$cache"
+		rm -rf "$cache"/bookworm-*.tar "$cache"/.bookworm-*.tar
+		say "creating $base_tar: ${base_pkgs[*]}"
+		mmdebstrap --quiet --variant=apt --format=tar \
+			--include="$(IFS=,; echo "${base_pkgs[*]}")" \
+			bookworm "$cache/.bookworm-$base_key.tar" ||
+			fails "mmdebstrap failed"
+		mv "$cache/.bookworm-$base_key.tar" "$base_tar"
+	fi
+	mkdir -p "$chroot_root"
+	tar -C "$chroot_root" -xf "$base_tar" || fails "cannot unpack $base_tar"
+	mkdir -p "$chroot_root/tmp/debs"
+	cp "${deb[@]}" "$chroot_root/tmp/debs/"
+	say "$(du -sh "$base_tar" | cut -f1) root from $base_tar"
+}
+
+# in_root SCRIPT - run SCRIPT with bash in the root, with /proc and /dev,
+# in a private mount namespace
+in_root() {
+	# shellcheck disable=SC2016
+	unshare -m --propagation private bash -c '
+		set -e
+		r=$1
+		mount -t proc proc "$r/proc"
+		mount --rbind /dev "$r/dev"
+		mount -t tmpfs tmpfs "$r/run"
+		chroot "$r" /usr/bin/env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin \
+			HOME=/root LC_ALL=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
+			bash -euo pipefail -c "$2"' bash "$chroot_root" "$1"
+}
+
+install_check() {
+	# shellcheck disable=SC2016
+	in_root '
+		apt-get install -y /tmp/debs/*.deb
+		echo "== dkms status"; dkms status
+		built=0
+		for k in $(ls /lib/modules); do
+			[ -e /lib/modules/$k/build/include ] || continue
+			built=$((built + 1))
+			ko=$(ls /lib/modules/$k/updates/dkms/hv_azure_blob.ko*)
+			echo "$k: $ko"
+			[ "$(modprobe -S $k -R '"$want_alias"')" = hv_azure_blob ]
+		done
+		[ "$built" -ge 1 ]
+		echo "== group"; getent group azureblob
+		gid=$(getent group azureblob | cut -d: -f3)
+		[ "$gid" -lt 1000 ]
+		test -f /lib/udev/rules.d/60-hv-azure-blob.rules
+		azblob --help >/dev/null
+		echo "== pkg-config: $(pkg-config --cflags --libs azblob)"
+		printf "%s\n" "#include <azblob.h>" "#include <misc/hv_azure_blob.h>" \
+			"int main(void) { return azb_code_name(AZB_OK) == 0; }" >/tmp/t.c
+		gcc -Wall -Werror -o /tmp/t /tmp/t.c $(pkg-config --cflags --libs azblob)
+		/tmp/t
+	' || fails "installing the packages in the root failed"
+}
+
+remove_check() {
+	# shellcheck disable=SC2016
+	in_root '
+		apt-get remove -y hv-azure-blob-dkms azblob libazblob-dev libazblob0
+		left=$(ls /lib/modules/*/updates/dkms/hv_azure_blob.ko* 2>/dev/null || true)
+		test -z "$left"
+		test -z "$(dkms status)"
+		test ! -e /lib/udev/rules.d/60-hv-azure-blob.rules
+		dpkg --purge hv-azure-blob-dkms azblob libazblob-dev libazblob0
+		test -z "$(dpkg -l | grep -E "^(ii|rc) +(hv-azure-blob|azblob|libazblob)" || true)"
+		echo "removed and purged; the group stays: $(getent group azureblob)"
+	' || fails "removing the packages failed"
+}
+
+if [ ${#kernels[@]} -gt 0 ] && "$apt_need" mmdebstrap >/dev/null 2>&1; then
+	t "a Debian 12 root with dkms and linux-headers of ${kernels[*]} (cached in $cache)" base_root
+	if [ -d "$chroot_root/tmp/debs" ]; then
+		t "apt install of the four packages in it: DKMS builds the module for every kernel with headers, modprobe resolves the alias; system group azureblob; azblob runs; a program builds with pkg-config azblob" install_check
+		t "apt remove takes the module, DKMS entry and udev rule away; purge leaves no package" remove_check
+	fi
+	rm -rf "$chroot_root"
+else
+	notok "mmdebstrap is installed and a kernel is known"
+fi
 
 finish
