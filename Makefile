@@ -21,6 +21,11 @@
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
 #   make vm-debian     the driver in a Debian 12 guest (systemd, udev, apt,
 #                      DKMS): autoload by udev, the packages of make deb
+#   make deb           the Debian packages (dpkg-buildpackage, in a staged
+#                      copy) into build/deb/, then their checks: lintian,
+#                      contents, man pages, a program built against them,
+#                      dkms build for the 6.12 cloud kernel
+#   make deb-build     the Debian packages only; prints the .deb files
 #   make test          check-static, then every other suite; prints the
 #                      totals as the last line
 #
@@ -36,12 +41,12 @@ RESULTS := build/results
 # The suites "make test" runs, in order, after check-static. (soak and
 # bench take too long for every run; see README.md.) vm-debian takes about
 # 4 minutes with its image cached, 10 more on a machine without it.
-TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd vm-debian client fuzz \
-	vm-test-debug
+TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
+	vm-debian vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
 	summary print-suites clean help client vm-test-debug fuzz soak \
-	vm-test-6.1 azblobd vm-debian kunit-arm64
+	vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build
 
 all: modules
 
@@ -72,6 +77,15 @@ client:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	$(MAKE) -C tools/azure_blob test
 
+# The Debian packages (debian-packaging/): "deb" builds them and runs their
+# suite, "deb-build" only builds them. Both leave the .debs in build/deb/.
+deb:
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
+	debian-packaging/test-deb.sh
+
+deb-build:
+	debian-packaging/build-deb.sh
+
 test:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts
 	-@$(MAKE) --no-print-directory check-static
@@ -89,4 +103,4 @@ print-suites:
 
 clean:
 	rm -rf build/modules build/series build/check-static build/results \
-		build/docs-check
+		build/docs-check build/deb

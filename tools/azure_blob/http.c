@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * libazblob: HTTP/1.1 request heads, the Shared Key signer and the one
  * response head parser every transport uses.

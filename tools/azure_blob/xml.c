@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * libazblob: List Blobs and error bodies, parsed with libxml2.
  *

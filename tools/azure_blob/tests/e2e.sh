@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: MIT
 #
 # End-to-end tests of azblob against Azurite over the http transport (TAP).
 # Installs azurite@3.35.0 into build/azurite (cached), starts the blob

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: MIT
 #
 # A fault-injecting HTTP proxy for the client's retry tests: it answers
 # 503 ServerBusy (with Retry-After: 0) to every Nth request and forwards

@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: MIT
 #
 # Run the client's unit and end-to-end tests, print a TAP-like summary and
 # write build/results/client.counts ("PASSED FAILED SKIPPED").

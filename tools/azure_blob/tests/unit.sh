@@ -1,5 +1,5 @@
 #!/bin/bash
-# SPDX-License-Identifier: GPL-2.0
+# SPDX-License-Identifier: MIT
 #
 # Unit tests of libazblob (TAP): the C unit tests, then the Shared Key
 # signatures of the known-answer vectors checked against the openssl CLI

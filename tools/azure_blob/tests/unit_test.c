@@ -1,4 +1,4 @@
-// SPDX-License-Identifier: GPL-2.0
+// SPDX-License-Identifier: MIT
 /*
  * Unit tests of libazblob: Shared Key string-to-sign, response head parser,
  * List Blobs XML parser, connection strings, and the http transport's
