@@ -108,7 +108,9 @@ for b in azblobd azblob; do
 	strip -o "$P/$b" "$BUILD/azure_blob/$b"
 done
 strip -o "$P/probe" "$BUILD/$NAME-bin/probe"
-for b in "$P/azblobd" "$P/azblob" "$P/probe"; do
+# ldd on the built binaries: azblob finds libazblob.so.0 beside itself
+# (RUNPATH $ORIGIN), which the stripped copies do not have.
+for b in "$BUILD/azure_blob/azblobd" "$BUILD/azure_blob/azblob" "$P/probe"; do
 	ldd "$b" | awk '/=> \// { print $3 } /^[[:space:]]*\/.*ld-linux/ { print $1 }'
 done | sort -u | while read -r lib; do
 	cp -L "$lib" "$P/lib/"
