@@ -4,20 +4,24 @@
 # build-image.sh - the rig's Debian 12 guest, built from Debian's packages
 # and cached.
 #
-#   build-image.sh [--with-6.1] [--force]
+#   build-image.sh [--clients] [--force]
 #
 # mmdebstrap installs a bookworm system (systemd, udev, kmod, apt,
-# python3, dkms with gcc and make, the 6.12 cloud kernel of
-# scripts/deb-kver.sh with its headers, the client's run-time libraries)
-# into a directory; mke2fs -d writes it into an ext4 image (no loop mount)
-# that qemu-img turns into a qcow2. The kernel and the initramfs Debian
-# generated go beside it. --with-6.1 adds Debian's default cloud kernel
-# (linux-image-cloud-amd64, 6.1) and its headers: another image.
+# python3, ca-certificates, dkms with gcc and make, both of Debian 12's
+# cloud kernels with their headers: the default one, 6.1
+# (linux-image-cloud-amd64), and the 6.12 one of scripts/deb-kver.sh; the
+# client's run-time libraries) into a directory; mke2fs -d writes it into
+# an ext4 image (no loop mount) that qemu-img turns into a qcow2. The
+# kernels and the initramfs images Debian generated go beside it, so one
+# image boots either kernel, and DKMS builds for both.
+# --clients adds the Azure clients as Debian ships them (python3-azure-storage,
+# azure-cli, rclone, nodejs with npm): another, larger image, for the
+# benchmark and the interoperability runs.
 #
 # The result is cached in /var/cache/hv_azure_blob/debian-vm/<key>/
 # (DEBIAN_VM_CACHE overrides the parent): image.qcow2,
 # vmlinuz-<kver>-cloud-amd64, initrd.img-<kver>-cloud-amd64, kver (the
-# 6.12 version), modules/ (a copy of the image's /lib/modules), manifest
+# 6.12 version), kver61 (the 6.1 version), modules/ (a copy of the image's /lib/modules), manifest
 # ("package version" of every installed package) and build.log. <key> hashes this script, image/ and the package list;
 # an entry is rebuilt when one of its packages has a newer version in apt
 # (apt-cache policy) or with --force. Downloaded packages are kept in
@@ -33,13 +37,13 @@ rig=$(cd "$here/.." && pwd)
 cache=${DEBIAN_VM_CACHE:-/var/cache/hv_azure_blob/debian-vm}
 mirror=${DEBIAN_VM_MIRROR:-http://deb.debian.org/debian}
 security=${DEBIAN_VM_SECURITY:-http://deb.debian.org/debian-security}
-with61=0 force=0
+clients=0 force=0
 
 while [ $# -gt 0 ]; do
 	case $1 in
-	--with-6.1) with61=1; shift ;;
+	--clients) clients=1; shift ;;
 	--force) force=1; shift ;;
-	*) echo "usage: $0 [--with-6.1] [--force]" >&2; exit 2 ;;
+	*) echo "usage: $0 [--clients] [--force]" >&2; exit 2 ;;
 	esac
 done
 
@@ -49,16 +53,20 @@ die() { printf 'debian-vm: error: %s\n' "$*" >&2; exit 1; }
 "$rig/scripts/apt-need.sh" mmdebstrap e2fsprogs qemu-utils
 kver=$("$rig/scripts/deb-kver.sh")
 kflavour=$kver-cloud-amd64
+kver61=$("$rig/scripts/deb-kver.sh" 6.1)
+kflavour61=$kver61-cloud-amd64
 
 packages=(
 	systemd-sysv udev kmod apt python3 iproute2 passwd adduser procps
-	initramfs-tools
+	initramfs-tools ca-certificates
 	"linux-image-$kflavour" "linux-headers-$kflavour"
 	linux-image-6.12-cloud-amd64 linux-headers-6.12-cloud-amd64
+	"linux-image-$kflavour61" "linux-headers-$kflavour61"
+	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	dkms gcc make libc6-dev
 	libcurl4 libxml2 liburing2 libssl3
 )
-[ "$with61" = 1 ] && packages+=(linux-image-cloud-amd64 linux-headers-cloud-amd64)
+[ "$clients" = 1 ] && packages+=(python3-azure-storage azure-cli rclone nodejs npm)
 sources=(
 	"deb $mirror bookworm main"
 	"deb $mirror bookworm-updates main"
@@ -79,6 +87,7 @@ entry_current() {
 
 	[ -s "$entry/image.qcow2" ] && [ -s "$entry/manifest" ] &&
 		[ -s "$entry/vmlinuz-$kflavour" ] &&
+		[ -s "$entry/vmlinuz-$kflavour61" ] &&
 		[ -d "$entry/modules/$kflavour" ] || return 1
 	# shellcheck disable=SC2046
 	stale=$(apt-cache policy $(cut -d' ' -f1 "$entry/manifest") 2>/dev/null |
@@ -131,19 +140,22 @@ t_debootstrap=$(( $(date +%s) - start ))
 
 dpkg-query --admindir="$root/var/lib/dpkg" -W -f='${Package} ${Version}\n' |
 	LC_ALL=C sort >"$tmp/manifest"
-if [ ! -d "$root/lib/modules/$kflavour" ] ||
-	[ ! -d "$root/usr/src/linux-headers-$kflavour" ]; then
-	die "the image lacks the kernel or the headers of $kflavour"
-fi
-others=$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 -name '6.12.*' \
-	! -name "$kflavour" -printf '%f ')
+for k in "$kflavour" "$kflavour61"; do
+	if [ ! -d "$root/lib/modules/$k" ] ||
+		[ ! -d "$root/usr/src/linux-headers-$k" ]; then
+		die "the image lacks the kernel or the headers of $k"
+	fi
+done
+others=$(find "$root/lib/modules" -mindepth 1 -maxdepth 1 \
+	! -name "$kflavour" ! -name "$kflavour61" -printf '%f ')
 [ -z "$others" ] ||
-	die "the image holds another 6.12 kernel ($others): apt-get update, then retry"
+	die "the image holds another kernel ($others): apt-get update, then retry"
 for f in "$root"/boot/vmlinuz-* "$root"/boot/initrd.img-*; do
 	[ -e "$f" ] || die "no kernel or initramfs in /boot of the image"
 	cp "$f" "$tmp/"
 done
 echo "$kver" >"$tmp/kver"
+echo "$kver61" >"$tmp/kver61"
 # The module trees, for depmod on the host (debian-vm/host-depmod.sh): in
 # the guest, depmod -a reads every module under TCG, about a minute.
 cp -a "$root/lib/modules" "$tmp/modules"
