@@ -64,7 +64,7 @@ packages=(
 	"linux-image-$kflavour61" "linux-headers-$kflavour61"
 	linux-image-cloud-amd64 linux-headers-cloud-amd64
 	dkms gcc make libc6-dev
-	libcurl4 libxml2 liburing2 libssl3
+	libcurl4 libxml2 liburing2 libssl3 libmicrohttpd12
 )
 [ "$clients" = 1 ] && packages+=(python3-azure-storage azure-cli rclone nodejs npm)
 sources=(
