@@ -117,6 +117,7 @@ done | sort -u | while read -r lib; do
 done
 [ -e "$P/lib/ld-linux-x86-64.so.2" ] || bail "no dynamic loader among the libraries"
 install -m 0755 "$HERE/guest-run.sh" "$P/run"
+install -m 0644 "$RIG/e2e/guest-lib.sh" "$P/guest-lib.sh"
 # https: a CA for the suite, azblobd's certificate for the loopback names,
 # and a second CA that did not sign it
 "$RIG/scripts/local-ca.sh" "$OUT/ca" localhost IP:127.0.0.1 IP:::1 ||

@@ -19,19 +19,12 @@
 # is an if-then-else here.
 # shellcheck disable=SC2086,SC2015
 
-cd /opt/azure_blob || exit 1
-# shellcheck source=/dev/null
-. ./env
-T=/tmp
-N=0
+# shellcheck source=../e2e/guest-lib.sh
+. /opt/azure_blob/guest-lib.sh
 C=azd
 DEV=/sys/class/misc/azure_blob
-CTL=/sys/kernel/debug/vmbus_emu/host
 EP=http://127.0.0.1:$PORT
 
-ok() { N=$((N + 1)); echo "ok $N - guest: $*"; }
-nok() { N=$((N + 1)); echo "not ok $N - guest: $*"; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 now_ms() { sed 's/^\([0-9]*\)\.\([0-9]*\).*/\1\20/' /proc/uptime; }
 submitted() { cat $DEV/submitted; }
 
@@ -75,22 +68,7 @@ export AZURE_STORAGE_CONNECTION_STRING="BlobEndpoint=$EP;AccountName=devstoreacc
 AZ="$AS_USER ./azblob --transport http --no-progress"
 AZSAS="$AS_USER ./azblob --transport http --no-progress --account-url $EP --sas $SAS"
 
-# check DESC WANT_EXIT PATTERN -- command...
-check() {
-	desc=$1 want=$2 pat=$3
-	shift 4
-	"$@" >$T/out 2>$T/err
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		nok "$desc (exit $rc, want $want): $(head -c 400 $T/err)"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -q -- "$pat" $T/err $T/out; then
-		nok "$desc (no '$pat' in the output): $(head -c 400 $T/err $T/out)"
-		return 1
-	fi
-	ok "$desc"
-}
+check() { run_check "$@"; }
 
 # --- start azblobd as its own user in group azblob --------------------------
 cat >/etc/azblobd.conf <<EOF
