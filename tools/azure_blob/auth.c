@@ -125,9 +125,10 @@ int azb_imds_parse(const char *body, size_t len, time_t now, char **token,
 		snprintf(why, whylen, "the answer is not a JSON object");
 		goto out;
 	}
-	if (!json_object_object_get_ex(o, "access_token", &f) ||
-	    !json_object_is_type(f, json_type_string) ||
-	    !*(s = json_object_get_string(f))) {
+	s = json_object_object_get_ex(o, "access_token", &f) &&
+	    json_object_is_type(f, json_type_string) ?
+	    json_object_get_string(f) : NULL;
+	if (!s || !*s) {
 		snprintf(why, whylen, "the answer has no access_token");
 		goto out;
 	}
@@ -245,7 +246,8 @@ static int imds_fetch(struct azb_token *t, struct azb_error *err)
 			status == 429 || status >= 500;
 		if (!again || attempt >= t->retries)
 			break;
-		usleep(1000u * (t->retry_base_ms << (attempt < 5 ? attempt : 5)));
+		usleep(1000u * (t->retry_base_ms <<
+				(attempt < 5 ? attempt : 5)));
 	}
 	if (!status) {
 		azb_seterr(err, AZB_ETRANSPORT,
@@ -306,12 +308,16 @@ time_t azb_jwt_exp(const char *token)
 	time_t exp = 0;
 	char *b64;
 
-	if (!a || !(z = strchr(a + 1, '.')) || z - a - 1 > 8192)
+	z = a ? strchr(a + 1, '.') : NULL;
+	if (!z || z - a - 1 > 8192)
 		return 0;
 	n = (size_t)(z - a - 1);
 	b64 = azb_xmalloc(n + 4);
-	for (i = 0; i < n; i++)
-		b64[i] = a[1 + i] == '-' ? '+' : a[1 + i] == '_' ? '/' : a[1 + i];
+	for (i = 0; i < n; i++) {
+		char ch = a[1 + i];
+
+		b64[i] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
+	}
 	while (i % 4)
 		b64[i++] = '=';
 	b64[i] = '\0';
@@ -404,7 +410,7 @@ int azb_token_authz(struct azb_token *t, struct azb_str *authz,
 		struct azb_error e2 = {0};
 
 		ret = imds_fetch(t, &e2);
-		/* a refresh that fails while the old token is valid is not fatal */
+		/* a failed refresh is not fatal while the old token lives */
 		if (ret && t->token && time(NULL) < t->expires)
 			ret = 0;
 		else if (ret && err)
@@ -430,6 +436,8 @@ unsigned int azb_token_fetches(struct azb_token *t)
 /* For a 401/403: what the token was, and whether it had expired. */
 void azb_token_describe(struct azb_token *t, char *buf, size_t len)
 {
+	const char *what = t->kind == AZB_AUTH_MSI ?
+			   "managed identity's token" : "bearer token";
 	char when[32] = "";
 	time_t now = time(NULL), exp;
 	struct tm tm;
@@ -439,11 +447,13 @@ void azb_token_describe(struct azb_token *t, char *buf, size_t len)
 	pthread_mutex_unlock(&t->lock);
 	if (exp && gmtime_r(&exp, &tm))
 		strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	snprintf(buf, len, "the %s was refused%s%s%s",
-		 t->kind == AZB_AUTH_MSI ? "managed identity's token" :
-		 "bearer token",
-		 !exp ? "" : exp <= now ? ": it expired at " :
-		 " (valid until ",
-		 when, !exp || exp <= now ? "" :
-		 "; is the identity given a Storage Blob Data role on the account?)");
+	if (!when[0])
+		snprintf(buf, len, "the %s was refused", what);
+	else if (exp <= now)
+		snprintf(buf, len, "the %s was refused: it expired at %s",
+			 what, when);
+	else
+		snprintf(buf, len,
+			 "the %s (valid until %s) was refused: has its identity a Storage Blob Data role on the account?",
+			 what, when);
 }
