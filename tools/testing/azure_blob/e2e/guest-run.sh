@@ -13,7 +13,7 @@
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
-# shellcheck source=guest-lib.sh
+# shellcheck source=SCRIPTDIR/guest-lib.sh
 . /opt/azure_blob/guest-lib.sh
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$KEY;BlobEndpoint=http://127.0.0.1:$PORT/devstoreaccount1"
