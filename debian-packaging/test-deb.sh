@@ -315,7 +315,12 @@ azblobd_check() {
 	pi=$work/ctl/azblobd/postinst
 	sh -n "$pi" || fails "postinst is not valid sh"
 	cat "$pi"
-	! grep -Eq 'deb-systemd-helper +enable|deb-systemd-invoke +(start|restart)|systemctl +(enable|start)' "$pi" ||
+	# debhelper's --no-enable snippet enables only a unit the admin had
+	# enabled (debian-installed, then was-enabled); the default one
+	# enables on first installation ("was-enabled defaults to true")
+	grep -q "deb-systemd-helper debian-installed 'azblobd.service'" "$pi" ||
+		fails "postinst lacks the --no-enable guard"
+	! grep -Eq 'was-enabled defaults to true|deb-systemd-invoke|systemctl +(enable|start)' "$pi" ||
 		fails "postinst enables or starts the service"
 	grep -q 'addgroup --system --quiet azureblob' "$pi" ||
 		fails "postinst does not create the group azureblob"
