@@ -24,48 +24,13 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include "internal.h"
+#include "tap.h"
+#include "fakeroot.h"
 
-static int tests, failed;
 static char root[64];
 static const char *json_dir;
 
-#define CHECK(cond, ...) \
-	do { \
-		tests++; \
-		if (cond) { \
-			printf("ok %d - ", tests); \
-		} else { \
-			failed++; \
-			printf("not ok %d - ", tests); \
-		} \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} while (0)
-
-#define SKIP(...) \
-	do { \
-		tests++; \
-		printf("ok %d - ", tests); \
-		printf(__VA_ARGS__); \
-		printf(" # SKIP\n"); \
-	} while (0)
-
 /* ---- the fake host ---- */
-
-static void mkparents(const char *path)
-{
-	char p[PATH_MAX];
-	char *s;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0755);
-		*s = '/';
-	}
-}
 
 static void put_file(const char *rel, const char *text)
 {

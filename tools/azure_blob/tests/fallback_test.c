@@ -26,45 +26,10 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include "internal.h"
+#include "tap.h"
+#include "fakeroot.h"
 
-static int tests, failed;
 static char root[64];
-
-#define CHECK(cond, ...) \
-	do { \
-		tests++; \
-		if (cond) { \
-			printf("ok %d - ", tests); \
-		} else { \
-			failed++; \
-			printf("not ok %d - ", tests); \
-		} \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} while (0)
-
-#define SKIP(...) \
-	do { \
-		tests++; \
-		printf("ok %d - ", tests); \
-		printf(__VA_ARGS__); \
-		printf(" # SKIP\n"); \
-	} while (0)
-
-static void mkparents(const char *path)
-{
-	char p[PATH_MAX];
-	char *s;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0755);
-		*s = '/';
-	}
-}
 
 /* A character node under the root; false when this user may not mknod. */
 static bool put_node(const char *rel, unsigned int ma, unsigned int mi,
