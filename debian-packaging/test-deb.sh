@@ -593,10 +593,11 @@ done
 # ---- installation in a Debian 12 root -------------------------------------
 # A Debian 12 root (mmdebstrap, from the machine's apt sources) with dkms
 # and the headers of the kernels above, cached as a tarball; the packages
-# are installed in it with apt as a user would, removed, and purged.
+# are installed in it with apt as a user would, removed, and purged. The
+# root has no package lists: base_pkgs holds every runtime dependency.
 cache=/var/cache/hv_azure_blob/deb-chroot
 base_pkgs=(dkms adduser kmod pkg-config gcc libc6-dev linux-libc-dev libcurl4
-	libxml2 liburing2 libssl3)
+	libxml2 liburing2 libssl3 libjson-c5 libmicrohttpd12)
 for k in "${kernels[@]}"; do base_pkgs+=("linux-headers-$k"); done
 base_key=$(printf '%s\n' "${base_pkgs[@]}" | sha256sum | cut -c1-16)
 base_tar=$cache/bookworm-$base_key.tar
