@@ -16,8 +16,10 @@
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make kunit-arm64   the KUnit suite on arm64 with 64 KiB pages (QEMU
 #                      TCG); not part of "make test"
-#   make bench         sync ioctl versus io_uring in the VM; writes
-#                      build/bench/report.md, results.json and PNG plots
+#   make bench         what the driver saves the VM: guest instructions,
+#                      CPU and throughput per GiB, device against HTTP(S)
+#                      over the NIC in the Debian guest; writes
+#                      build/bench/report.md, vm-bench.json and PNG plots
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
 #   make vm-debian     the driver in a Debian 12 guest (systemd, udev, apt,
 #                      DKMS): autoload by udev, the packages of make deb

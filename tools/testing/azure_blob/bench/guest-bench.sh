@@ -83,8 +83,10 @@ grep -qw aes /proc/cpuinfo && echo "# the vCPU has AES-NI"
 # ---- the driver, the device --------------------------------------------------
 install -m 0644 "$pay/stock/hv_azure_blob.ko" "$mod/updates/hv_azure_blob.ko"
 cp "$pay"/depmod/stock/modules.* "$mod/"
+# (loaded here, not left to udev: this is no test of the autoload)
+modprobe hv_azure_blob || { echo "bench: modprobe hv_azure_blob failed"; exit 1; }
 [ "$(ctl offer 0)" = ok ] || { echo "bench: the offer failed"; exit 1; }
-for _ in $(seq 300); do
+for _ in $(seq 1200); do
 	[ -c /dev/azure_blob ] && break
 	sleep 0.1
 done

@@ -20,20 +20,33 @@ INFLIGHT = 4
 
 
 class Sink:
-    """A writable stream that keeps nothing: the download's end."""
+    """A writable stream that keeps nothing: the download's end. Seekable,
+    as the SDK's parallel download wants: each range is written at its
+    offset."""
 
     def __init__(self):
         self.n = 0
+        self.pos = 0
 
     def write(self, data):
         self.n += len(data)
+        self.pos += len(data)
         return len(data)
 
     def writable(self):
         return True
 
     def seekable(self):
-        return False
+        return True
+
+    def seek(self, offset, whence=0):
+        if whence == 1:
+            offset += self.pos
+        self.pos = offset
+        return offset
+
+    def tell(self):
+        return self.pos
 
 
 def main():
