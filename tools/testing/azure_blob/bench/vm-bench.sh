@@ -134,7 +134,7 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$out/bench_run" \
 if [ "$quick" = 1 ]; then
 	mb=32 reps=2 seed_n=4 seed_mb=16
 else
-	mb=${BENCH_MB:-256} reps=2 seed_n=${BENCH_SEED_N:-8} seed_mb=${BENCH_SEED_MB:-32}
+	mb=${BENCH_MB:-128} reps=2 seed_n=${BENCH_SEED_N:-8} seed_mb=${BENCH_SEED_MB:-16}
 fi
 paths=${BENCH_PATHS:-dev http https py}
 
