@@ -24,8 +24,17 @@
 #include <sys/resource.h>
 #include <sys/wait.h>
 
-#define MARK(t) asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00\n\t" \
-			     ".long 0xab1d0000 + " #t ::: "memory")
+/* The plugin's marker instruction with tag 1 and with tag 2. */
+static inline void mark_start(void)
+{
+	asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00\n\t.long 0xab1d0001" ::: "memory");
+}
+
+static inline void mark_end(void)
+{
+	asm volatile(".byte 0x0f, 0x1f, 0x84, 0x00\n\t.long 0xab1d0002" ::: "memory");
+}
+
 #define NSTAT 8
 
 static const char *const stat_names[NSTAT] = {
@@ -70,7 +79,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	MARK(1);
+	mark_start();
 	pid = fork();
 	if (pid < 0) {
 		perror("fork");
@@ -85,7 +94,7 @@ int main(int argc, char **argv)
 		perror("waitpid");
 		return 1;
 	}
-	MARK(2);
+	mark_end();
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (read_stat(s1) || getrusage(RUSAGE_CHILDREN, &ru)) {
 		perror("/proc/stat or getrusage");
@@ -97,10 +106,12 @@ int main(int argc, char **argv)
 	for (p = argv[1]; *p; p++)
 		if (*p != '"' && *p != '\\')
 			putchar(*p);
-	printf("\",\"rc\":%d,\"wall_s\":%.6f,\"child_user_s\":%.6f,"
-	       "\"child_sys_s\":%.6f,\"stat\":{", rc,
-	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9,
-	       tv_s(&ru.ru_utime), tv_s(&ru.ru_stime));
+	printf("\",\"rc\":%d", rc);
+	printf(",\"wall_s\":%.6f",
+	       (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	printf(",\"child_user_s\":%.6f", tv_s(&ru.ru_utime));
+	printf(",\"child_sys_s\":%.6f", tv_s(&ru.ru_stime));
+	printf(",\"stat\":{");
 	for (i = 0; i < NSTAT; i++)
 		printf("%s\"%s\":%.2f", i ? "," : "", stat_names[i],
 		       (s1[i] - s0[i]) / hz);
