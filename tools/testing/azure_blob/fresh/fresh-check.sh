@@ -18,8 +18,8 @@
 # to build/fresh/logs/; its time and result are printed as TAP, the last
 # line is "fresh-check: PASS (N s)" or "fresh-check: FAIL (N s)".
 #
-# The root lives in build/fresh/root and is removed at the end, also on
-# ^C or an error, unless FRESH_KEEP=1. Its mounts exist only in a private
+# The root lives in build/fresh/root (FRESH_OUT=DIR: DIR/root) and is
+# removed at the end, also on ^C or an error, unless FRESH_KEEP=1. Its mounts exist only in a private
 # mount namespace of a PID namespace (fresh-run.sh) and vanish with it.
 #
 # Copyright (c) 2026 The hv_azure_blob authors
@@ -30,7 +30,7 @@ export PATH="/usr/sbin:/usr/bin:/sbin:/bin"
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 SRC=$(cd "$HERE/../../../.." && pwd)
-OUT="$SRC/build/fresh"
+OUT=${FRESH_OUT:-$SRC/build/fresh}
 ROOT="$OUT/root"
 LOGS="$OUT/logs"
 RESULTS="$SRC/build/results"
@@ -100,7 +100,8 @@ cleanup() {
 	fi
 }
 trap cleanup EXIT
-trap 'echo "fresh-check: interrupted" >&2; exit 130' INT TERM HUP
+trap 'echo "fresh-check: FAIL ($(($(date +%s) - t0)) s, interrupted)"; exit 130' \
+	INT TERM HUP
 
 mounted_under "$ROOT" && die "$ROOT has mounts (another fresh-check?)"
 rm -rf --one-file-system "$ROOT" "$LOGS"
@@ -122,8 +123,10 @@ done
 
 echo "== fresh-check: Debian 12 root in $ROOT =="
 s=$(date +%s)
-# shellcheck disable=SC2086
-mmdebstrap --variant=standard --include="${FRESH_TOOLS// /,}" \
+# In a mount namespace of its own: what mmdebstrap mounts in the root
+# while it builds it never shows here, even if it is killed.
+unshare --mount --propagation private \
+	mmdebstrap --variant=standard --include="${FRESH_TOOLS// /,}" \
 	--components=main "${aptopts[@]}" bookworm "$ROOT" \
 	"deb $MIRROR bookworm main" \
 	"deb $MIRROR bookworm-updates main" \
