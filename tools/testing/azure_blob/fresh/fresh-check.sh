@@ -141,6 +141,17 @@ for f in "${acquire_confs[@]}"; do
 	cp "$f" "$ROOT/etc/apt/apt.conf.d/" || die "cannot copy $f"
 done
 cp -L /etc/resolv.conf "$ROOT/etc/resolv.conf" || die "no /etc/resolv.conf"
+# So are the certificate authorities this host added locally (a TLS proxy
+# on the way to the registries would otherwise fail npm in the root).
+for f in /usr/local/share/ca-certificates/*.crt; do
+	[ -f "$f" ] || continue
+	cp "$f" "$ROOT/usr/local/share/ca-certificates/" || die "cannot copy $f"
+	added_ca=1
+done
+if [ -n "${added_ca:-}" ]; then
+	chroot "$ROOT" update-ca-certificates >/dev/null 2>&1 ||
+		die "update-ca-certificates failed in the root"
+fi
 if ! grep -qw localhost "$ROOT/etc/hosts" 2>/dev/null; then
 	printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' \
 		>"$ROOT/etc/hosts"

@@ -32,6 +32,13 @@ mount -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$root/run" ||
 mkdir -m 1777 "$root/run/lock"
 [ -c "$root/dev/net/tun" ] || echo "fresh-run: note: no /dev/net/tun" >&2
 
+# The environment of a new login, and where the host's environment tells
+# Node.js of the local certificate authorities, that too.
+envs=(PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
+	HOME=/root USER=root LOGNAME=root SHELL=/bin/bash LANG=C.UTF-8
+	TERM="${TERM:-dumb}")
+[ -n "${NODE_EXTRA_CA_CERTS:-}" ] &&
+	envs+=(NODE_EXTRA_CA_CERTS="$NODE_EXTRA_CA_CERTS")
 mapfile -t lines <"$cmds"
 # shellcheck disable=SC2016 # expanded by the shell in the root
 inner='cd "$1" && eval "$2"'
@@ -42,10 +49,7 @@ for cmd in "${lines[@]}"; do
 	n=$((n + 1))
 	echo "# $cmd (output: $logs/$n.log)"
 	s=$(date +%s)
-	env -i PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
-		HOME=/root USER=root LOGNAME=root SHELL=/bin/bash \
-		LANG=C.UTF-8 TERM="${TERM:-dumb}" \
-		chroot "$root" /bin/bash -c "$inner" fresh \
+	env -i "${envs[@]}" chroot "$root" /bin/bash -c "$inner" fresh \
 		"$dir" "$cmd" </dev/null >"$logs/$n.log" 2>&1
 	rc=$?
 	t=$(($(date +%s) - s))
