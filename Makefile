@@ -32,6 +32,9 @@
 #   make deb-build     the Debian packages only; prints the .deb files
 #   make test          check-static, then every other suite; prints the
 #                      totals as the last line
+#   make fresh-check   README.md's commands (make demo, make test) as root
+#                      in a new Debian 12 root (mmdebstrap), from nothing;
+#                      FRESH_CMDS="make client" runs others instead
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -49,8 +52,8 @@ TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 	vm-debian vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
-	bench-busybox summary print-suites clean help client vm-test-debug fuzz soak \
-	vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build
+	bench-busybox summary print-suites clean help client vm-test-debug fuzz \
+	soak vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build fresh-check
 
 all: modules
 
@@ -89,6 +92,11 @@ deb:
 
 deb-build:
 	debian-packaging/build-deb.sh
+
+# README.md's commands on a new Debian 12 machine, with empty caches:
+# proves that they install everything they need. Not part of "make test".
+fresh-check:
+	$(RIG)/fresh/fresh-check.sh
 
 test:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts
