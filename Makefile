@@ -16,8 +16,12 @@
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make kunit-arm64   the KUnit suite on arm64 with 64 KiB pages (QEMU
 #                      TCG); not part of "make test"
-#   make bench         sync ioctl versus io_uring in the VM; writes
-#                      build/bench/report.md, results.json and PNG plots
+#   make bench         what the driver saves the VM: guest instructions,
+#                      CPU and throughput per GiB, device against HTTP(S)
+#                      over the NIC in the Debian guest; writes
+#                      build/bench/report.md, vm-bench.json and PNG plots
+#   make bench-busybox sync ioctl versus io_uring in the busybox VM;
+#                      build/bench/report-busybox.md
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
 #   make vm-debian     the driver in a Debian 12 guest (systemd, udev, apt,
 #                      DKMS): autoload by udev, the packages of make deb
@@ -28,6 +32,9 @@
 #   make deb-build     the Debian packages only; prints the .deb files
 #   make test          check-static, then every other suite; prints the
 #                      totals as the last line
+#   make fresh-check   README.md's commands (make demo, make test) as root
+#                      in a new Debian 12 root (mmdebstrap), from nothing;
+#                      FRESH_CMDS="make client" runs others instead
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -45,8 +52,8 @@ TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 	vm-debian vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
-	summary print-suites clean help client vm-test-debug fuzz soak \
-	vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build
+	bench-busybox summary print-suites clean help client vm-test-debug fuzz \
+	soak vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build fresh-check
 
 all: modules
 
@@ -64,7 +71,7 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test vm-test-6.1 kunit kunit-arm64 e2e azblobd demo bench vm-test-debug fuzz soak vm-debian:
+vm-test vm-test-6.1 kunit kunit-arm64 e2e azblobd demo bench bench-busybox vm-test-debug fuzz soak vm-debian:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \
@@ -85,6 +92,11 @@ deb:
 
 deb-build:
 	debian-packaging/build-deb.sh
+
+# README.md's commands on a new Debian 12 machine, with empty caches:
+# proves that they install everything they need. Not part of "make test".
+fresh-check:
+	$(RIG)/fresh/fresh-check.sh
 
 test:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts
