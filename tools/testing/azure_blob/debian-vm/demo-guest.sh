@@ -49,10 +49,11 @@ pins() {
 counters() { cat "$misc/submitted" "$misc/failed" "$misc/bytes" | tr '\n' ' '; }
 
 # az KIND ARG...: azblob as the demo user, the transport and connection
-# string of KIND (device, https, http, badname), no retries (a refused
-# certificate is not retried into a delay); output in $t/out, exit code
-# returned, and in $t/time "real user system" of the azblob process
-# (bash's `time`: getrusage of the child, user and system CPU seconds).
+# string of KIND (device, https, http, badname), the options of az_opts
+# before ARG; output in $t/out, exit code returned, and in $t/time "real
+# user system" of the azblob process (bash's `time`: getrusage of the
+# child, user and system CPU seconds).
+az_opts=()
 az() {
 	local kind=$1 tr=http cs
 
@@ -68,7 +69,7 @@ az() {
 	(cd "$home" && AZURE_STORAGE_CONNECTION_STRING=$cs runuser -u "$user" -- \
 		bash -c 'TIMEFORMAT="%3R %3U %3S"
 			 { time azblob "$@" >"$0" 2>&1; } 2>"$0.time"' "$t/out" \
-		--transport "$tr" --no-progress --retries 0 "$@")
+		--transport "$tr" --no-progress "${az_opts[@]}" "$@")
 	local rc=$?
 
 	cat "$t/out.time" >"$t/time" 2>/dev/null
@@ -130,6 +131,8 @@ say "   user '$user', member of '${group:-?}' (adduser $user ${group:-azureblob}
 # ---- TLS ---------------------------------------------------------------------------
 say ""
 say "-- HTTPS: azblob's libcurl verifies $(nic_url https) against Debian's trust store"
+# No retries while a refusal is expected: it would only come later.
+az_opts=(--retries 0)
 err() { grep -m 1 -o -i -E '(ssl|certificate|tls)[^"[]*' "$t/out" | head -c 160; }
 az https mb demo
 rc=$?
@@ -156,6 +159,16 @@ else
 	fail "the wrong-name certificate was not refused: exit $rc: $(head -c 300 "$t/out")"
 fi
 
+# The transfers retry as azblob does by default, and say when they did.
+az_opts=(--verbose)
+retries() {
+	local n
+
+	n=$(grep -c '^azblob: retry ' "$t/out")
+	[ "$n" -gt 0 ] && say "   ($1: $n retries: $(grep -m 1 '^azblob: retry ' "$t/out"))"
+	return 0
+}
+
 # ---- the blob ----------------------------------------------------------------------
 head -c $((SIZE_MIB << 20)) /dev/urandom >"$home/blob"
 chown "$user" "$home/blob"
@@ -181,12 +194,14 @@ for kind in device https http; do
 	else
 		fail "$kind put: $(head -c 300 "$t/out")"
 	fi
+	retries "$kind put"
 	if az "$kind" get "demo/$kind.bin" back; then
 		read -r r u s <"$t/time"
 		get=$(mibs "$r") getc=$(cpu "$u" "$s")
 	else
 		fail "$kind get: $(head -c 300 "$t/out")"
 	fi
+	retries "$kind get"
 	[ -f "$home/back" ] && [ "$(sha "$home/back")" = "$src" ] && eq=equal
 	[ "$eq" = equal ] || fail "$kind: the blob read back differs from the one sent"
 	printf '   %-44s %10s %18s %10s %18s  %s\n' "$what" "$put" "$putc" "$get" "$getc" "$eq"

@@ -27,8 +27,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/nic-azurite.sh"
 
 # ---- inside the namespace: the store and its front ends, the guest ----------------
+work=''
 inner() {
-	local work vmrc
+	local vmrc
 
 	work=$(mktemp -d /tmp/azblob-demo.XXXXXX)
 	# shellcheck disable=SC2317 # runs from the trap
