@@ -11,7 +11,9 @@
 #   make check-static  kbuild W=1 + sparse (x86_64; arm64 with 4 and 64 KiB
 #                      pages), checkpatch --strict, kernel-doc, uapi header
 #                      tests, pahole, docs (on build/linux-6.12)
-#   make demo          the driver at work (tools/testing/azure_blob/)
+#   make demo          the driver at work in a Debian 12 VM: apt install,
+#                      one blob through /dev/azure_blob and over HTTPS
+#                      on the NIC, side by side (tools/testing/azure_blob/)
 #   make vm-test|kunit|e2e|azblobd   the suites of tools/testing/azure_blob/
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make kunit-arm64   the KUnit suite on arm64 with 64 KiB pages (QEMU

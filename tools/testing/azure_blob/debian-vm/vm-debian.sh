@@ -26,6 +26,8 @@ set -u -o pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rig=$(cd "$here/.." && pwd)
+# shellcheck source=SCRIPTDIR/payload-lib.sh
+. "$here/payload-lib.sh"
 
 # ---- inside the namespace: Azurite, the listener, the guest ------------------
 work='' lpid=''
@@ -115,10 +117,9 @@ finish() {
 bail() { nok "$*"; finish; }
 
 t0=$(date +%s)
-entry=$("$here/build-image.sh" | tail -n 1)
-[ -d "${entry:-/nonexistent}" ] || bail "the Debian image did not build"
+dvm_image || bail "the Debian image did not build"
+entry=$DVM_ENTRY kflavour=$DVM_KFLAVOUR
 echo "# image $entry ($(( $(date +%s) - t0 )) s): $(tail -n 1 "$entry/build.log")"
-kflavour=$(cat "$entry/kver")-cloud-amd64
 emu=$build/debian-vm/vmbus_emu/vmbus_emu.ko
 stock=$build/modules/hv_azure_blob.ko
 for f in "$build/rig/vsp" "$emu" "$stock"; do
@@ -130,13 +131,10 @@ for ko in "$emu" "$stock"; do
 done
 
 rm -rf "$payload"
-mkdir -p "$payload/stock" "$payload/debs"
+mkdir -p "$payload/stock"
 install -m 0755 "$here/guest-test.sh" "$payload/run"
-install -m 0755 "$here/guest-early.sh" "$payload/early"
-cp "$emu" "$payload/"
 cp "$stock" "$payload/stock/"
-if ! "$here/host-depmod.sh" "$entry" "$kflavour" "$payload/depmod/base" \
-		"$emu" ||
+if ! dvm_payload_base "$payload" "$emu" "$kflavour" ||
    ! "$here/host-depmod.sh" "$entry" "$kflavour" "$payload/depmod/stock" \
 		"$emu" "$stock"; then
 	bail "depmod for the guest failed"
@@ -144,19 +142,11 @@ fi
 if [ -x "$build/azure_blob/azblob-static" ]; then
 	strip -o "$payload/azblob-static" "$build/azure_blob/azblob-static"
 fi
-for d in "$build"/deb/hv-azure-blob-dkms_*.deb "$build"/deb/azblob_*.deb \
-	 "$build"/deb/libazblob*.deb; do
-	[ -e "$d" ] && cp "$d" "$payload/debs/"
-done
+dvm_payload_debs "$build" "$payload/debs" >/dev/null
 echo "# payload: $(cd "$payload" && find . -type f | sort | tr '\n' ' ')"
 
 # Azurite's npm install needs the network, the namespace has none.
-if [ ! -d "$rig/../../../build/azurite/node_modules/azurite" ]; then
-	w=$(mktemp -d)
-	"$rig/e2e/azurite.sh" start "$w" >/dev/null &&
-		"$rig/e2e/azurite.sh" stop "$w"
-	rm -rf "$w"
-fi
+dvm_azurite_install
 
 export VMD_ENTRY=$entry VMD_KFLAVOUR=$kflavour VMD_PAYLOAD=$payload \
 	VMD_TIMEOUT=$timeout VMD_BUILD=$build VMD_RESULTS=$results
