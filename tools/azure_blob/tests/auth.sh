@@ -24,7 +24,6 @@ AZBLOB=$OUT/azblob
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 WORK=$(mktemp -d /tmp/azblob-auth.XXXXXX)
 IMDS_PID=
-N=0
 
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
@@ -34,31 +33,11 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# shellcheck source=tap.sh
+. "$HERE/tap.sh"
 
-ok() { N=$((N + 1)); echo "ok $N - $*"; }
-nok() { N=$((N + 1)); echo "not ok $N - $*"; }
-skip() { N=$((N + 1)); echo "ok $N - $1 # SKIP $2"; }
-bail() { echo "Bail out! $*"; echo "1..$N"; exit 1; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 count() { cat "$WORK/imds/count" 2>/dev/null || echo 0; }
 mode() { echo "$*" >"$WORK/imds/mode"; }
-
-# check DESCRIPTION EXPECTED_EXIT [PATTERN] -- azblob args...
-check() {
-	local desc=$1 want=$2 pat=$3 rc
-	shift 4
-	"$AZBLOB" "$@" >"$WORK/out" 2>"$WORK/err"
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		nok "$desc (exit $rc, want $want): $(head -c 400 "$WORK/err")"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -q -- "$pat" "$WORK/err" "$WORK/out"; then
-		nok "$desc (no '$pat' in the output): $(head -c 400 "$WORK/err")"
-		return 1
-	fi
-	ok "$desc"
-}
 
 # --- a CA, Azurite on https with token checks, the IMDS stand-in ---------------
 "$RIG/scripts/local-ca.sh" "$WORK/ca" localhost IP:127.0.0.1 >/dev/null ||

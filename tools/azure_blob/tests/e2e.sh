@@ -21,7 +21,6 @@ RESULTS=$TOP/build/results
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 WORK=$(mktemp -d /tmp/azblob-e2e.XXXXXX)
 AZ_PID=
-N=0
 
 cleanup() {
 	[ -n "${FP_PID:-}" ] && kill "$FP_PID" 2>/dev/null
@@ -33,31 +32,10 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# shellcheck source=tap.sh
+. "$TOP/tools/azure_blob/tests/tap.sh"
 
-ok() { N=$((N + 1)); echo "ok $N - $*"; }
-nok() { N=$((N + 1)); echo "not ok $N - $*"; }
-skip() { N=$((N + 1)); echo "ok $N - $1 # SKIP $2"; }
-bail() { echo "Bail out! $*"; echo "1..$N"; exit 1; }
 
-# check DESCRIPTION EXPECTED_EXIT [STDERR_PATTERN] -- azblob args...
-# Runs azblob; stdout in $WORK/out, stderr in $WORK/err.
-check() {
-	local desc=$1 want=$2 pat=$3 rc
-	shift 4
-	"$AZBLOB" "$@" >"$WORK/out" 2>"$WORK/err"
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		nok "$desc (exit $rc, want $want): $(head -c 300 "$WORK/err")"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -q -- "$pat" "$WORK/err" "$WORK/out"; then
-		nok "$desc (no '$pat' in output): $(head -c 300 "$WORK/err")"
-		return 1
-	fi
-	ok "$desc"
-}
-
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 md5b64() { openssl dgst -md5 -binary "$1" | openssl base64 -A; }
 
 # --- Azurite ---------------------------------------------------------------
