@@ -715,6 +715,22 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 
 /* ---- libmicrohttpd callbacks ---- */
 
+/*
+ * The client closed its end and nothing of it is left to read: the rest
+ * of the body never comes. libmicrohttpd 0.9.75 sometimes misses that
+ * end when it arrived while its read buffer was full (a body larger than
+ * the buffer, the client gone right after its last bytes); the request
+ * would hold its buffer and the connection until the idle timeout.
+ */
+static bool peer_gone(struct azd_req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	char c;
+
+	ci = MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
+
 /* Calls after the first: body bytes, then waits, then the answer. */
 static enum MHD_Result carry_on(struct azd_req *r, const char *data,
 				size_t *size)
@@ -742,6 +758,8 @@ static enum MHD_Result carry_on(struct azd_req *r, const char *data,
 			memcpy((char *)r->job->data + r->body_got, data, n);
 			r->body_got += n;
 			*size = 0;
+			if (r->body_got < r->clen && peer_gone(r))
+				return MHD_NO;	/* ends the connection */
 			return MHD_YES;
 		}
 		if (r->body_got < r->clen)

@@ -126,6 +126,21 @@ run_check "mb $C" 0 "" -- $AZ mb $C
 head -c $((24 * 1048576)) /dev/urandom >$T/big
 run_check "a 24 MiB blob for the split GETs" 0 "" -- $AZ --chunk-size 4M put $T/big $C/big
 
+# --- 0. cases of their own ------------------------------------------------------
+raw() { ./probe raw "$@" 2>&1; }
+# a client that goes away in the middle of a body larger than the
+# library's read buffer (128 KiB): the connection and its buffer end too
+i=0
+while [ $i -lt 30 ]; do
+	{ printf 'PUT /%s/gone HTTP/1.1\r\nHost: x\r\nx-ms-blob-type: BlockBlob\r\nContent-Length: 262144\r\n\r\n' $C
+	  head -c $((140000 + i * 3000)) /dev/zero; } | raw --hold-ms 1 >/dev/null
+	i=$((i + 1))
+done
+sleep 2
+st=$(stats)
+echo "$st" | grep -q "memory: used 0," && echo "$st" | grep -q "active 0;" &&
+	ok "30 clients gone after 140-227 kB of a 256 KiB body: no request and no buffer left" ||
+	nok "clients gone mid-body: left over: $st"
 
 # --- 1. hostile requests and 64 clients at once ------------------------------
 DESC=hostile
