@@ -700,6 +700,14 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	if (r->chunked && !r->has_clen)
 		return answer_error(r, 411, "MissingContentLengthHeader",
 				    "uploads need Content-Length: the blob service takes no chunked bodies");
+	if (r->chunked)
+		/*
+		 * The library reads the chunked body; Content-Length would
+		 * be sent on with a body of another length (or one that
+		 * never completes, holding its buffer until the timeout).
+		 */
+		return answer_error(r, 400, "InvalidHeaderValue",
+				    "the request has both Transfer-Encoding and Content-Length: send a body with Content-Length only");
 	azd_build_head(r, &head, NULL, NULL);
 	max = azd_max_data(head.len);
 	azb_str_free(&head);

@@ -141,6 +141,14 @@ st=$(stats)
 echo "$st" | grep -q "memory: used 0," && echo "$st" | grep -q "active 0;" &&
 	ok "30 clients gone after 140-227 kB of a 256 KiB body: no request and no buffer left" ||
 	nok "clients gone mid-body: left over: $st"
+# a chunked body with a Content-Length as well: refused, not sent on
+first() { sed -n 's/^first //p'; }
+r=$(printf 'PUT /%s/te HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 1000000\r\n\r\n5\r\nhello\r\n0\r\n\r\n' $C |
+	raw --hold-ms 5000 | first)
+case "$r" in
+"HTTP/1.1 400"*) ok "Transfer-Encoding and Content-Length together: 400 ($r)" ;;
+*) nok "Transfer-Encoding and Content-Length together: '$r'" ;;
+esac
 
 # --- 1. hostile requests and 64 clients at once ------------------------------
 DESC=hostile

@@ -260,6 +260,8 @@ static void k_framing(uint64_t *r)
 		"PUT /%s/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 		"\r\n\r\n\r\n\r\n",
 		"GET /%s/%%zz%%00 HTTP/1.1\r\nHost: x\r\n\r\n",
+		/* a chunked body shorter than its Content-Length */
+		"PUT /%s/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 1000000\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
 		/* a NUL byte in a header name: the part after it follows */
 		"GET /%s/x HTTP/1.1\r\nHost: x\r\nX-A",
 	};
