@@ -652,6 +652,48 @@ static unsigned int header_count(const struct azd_req *r, const char *name)
 	return n;
 }
 
+/* RFC 9110 token: a method or a header name */
+static bool is_token(const char *s)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= 'A' && *s <= 'Z') || (*s && strchr(extra, *s))))
+			return false;
+	return true;
+}
+
+/*
+ * What the library let through but the head for the device cannot
+ * carry as it is (the host refuses such a head as malformed): a method
+ * or header name that is not a token, a request-target with blanks or
+ * control bytes, a header value with control bytes. NULL: none.
+ */
+static const char *malformed(const struct azd_req *r, const char **code)
+{
+	const unsigned char *p;
+	unsigned int i;
+
+	*code = "InvalidUri";
+	if (!is_token(r->method))
+		return "the method is not a token";
+	for (p = (const unsigned char *)r->uri; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return "the request-target has a blank, control or non-ASCII byte";
+	*code = "InvalidHeaderName";
+	for (i = 0; i < r->nhdrs; i++) {
+		if (!is_token(r->hdrs[i].name))
+			return "a header name is not a token";
+		for (p = (const unsigned char *)r->hdrs[i].value; *p; p++)
+			if ((*p < ' ' && *p != '\t') || *p == 0x7f)
+				return "a header value has a control byte";
+	}
+	return NULL;
+}
+
 static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 {
 	/* one of each, or the host and we could read different requests */
@@ -660,6 +702,7 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 		"x-ms-range", "Range",
 	};
 	struct azb_str head = {0};
+	const char *bad, *code;
 	size_t strip, max, i;
 
 	if (c->denied) {
@@ -672,6 +715,10 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 		return answer_error(r, 400, "InvalidUri",
 				    "the request-target must be a path (origin form), not '%.100s'",
 				    r->uri);
+	bad = malformed(r, &code);
+	if (bad)
+		return answer_error(r, 400, code,
+				    "the request is malformed: %s", bad);
 	classify(r);
 	strip = account_prefix(r);
 	if (strip && r->auth != AZD_AUTH_SAS && r->auth != AZD_AUTH_BEARER &&

@@ -153,6 +153,14 @@ else
 	nok "host: $good of $n acknowledged uploads read back"
 fi
 
+# --- host: azblobd sent the host no head it refuses as malformed -----------------
+n=$(grep -c 'host status 74' "$OUT/vsp.log")
+if [ "$n" -eq 0 ]; then
+	ok "host: the VSP refused no request head as malformed (host status 74): azblobd answered those itself"
+else
+	nok "host: $n request heads from azblobd refused as malformed: $(grep 'host status 74' "$OUT/vsp.log" | head -n 3 | tr '\n' ' ')"
+fi
+
 # --- host: a kill -9 left each blob old or new, never partial -------------------
 n=0
 while read -r _ _ blob old new rc; do
