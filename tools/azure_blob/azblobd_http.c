@@ -42,6 +42,7 @@
 struct azd_conn {
 	uid_t uid;
 	bool denied;
+	bool unchecked;		/* no device node to check against yet */
 	char why[400];
 	char *uri;		/* raw request-target of the current request */
 };
@@ -704,7 +705,19 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	struct azb_str head = {0};
 	const char *bad, *code;
 	size_t strip, max, i;
+	int ret;
 
+	if (c->unchecked) {
+		/* the node was away at connect time: check when it is back */
+		ret = azd_access(c->uid, r->cfg->device, c->why,
+				 sizeof(c->why));
+		if (ret == -ENOENT)
+			return answer_error(r, 503, "DeviceUnavailable",
+					    "%s is not available (%s); retry later",
+					    r->cfg->device, c->why);
+		c->unchecked = false;
+		c->denied = ret != 0;
+	}
 	if (c->denied) {
 		atomic_fetch_add(&st_denied, 1);
 		return answer_error(r, 403, "DeviceAccessDenied",
@@ -981,8 +994,10 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 		snprintf(c->why, sizeof(c->why),
 			 "the connecting process's user could not be found (sock_diag: %s)",
 			 strerror(-ret));
-	} else if (azd_access(c->uid, cfg->device, c->why, sizeof(c->why))) {
-		c->denied = true;
+	} else {
+		ret = azd_access(c->uid, cfg->device, c->why, sizeof(c->why));
+		c->unchecked = ret == -ENOENT;
+		c->denied = ret && !c->unchecked;
 	}
 	*socket_context = c;
 }

@@ -322,6 +322,12 @@ fault() {
 		*) r=$(ctl $cmd) || echo "# $name: '$cmd' failed: $r" ;;
 		esac
 	done
+	if [ ! -e /dev/azure_blob ]; then
+		r=$(./probe req --key "$KEY" GET /$C/big)
+		echo "$r" | grep -q '^header x-ms-error-code: DeviceUnavailable$' &&
+			ok "fault $name: without the device node a request gets 503 DeviceUnavailable, which clients retry" ||
+			nok "fault $name: without the device node: $(echo "$r" | head -n 3 | tr '\n' ' ')"
+	fi
 	sleep "$win"
 	echo "$off" | tr ';' '\n' | while read -r cmd; do
 		case "$cmd" in
