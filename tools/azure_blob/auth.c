@@ -4,7 +4,9 @@
  * caller gives (cfg->bearer_token), or one of the VM's managed identity
  * from the Azure Instance Metadata Service (IMDS): fetched on first use,
  * fetched again 5 minutes before it expires (half way through for tokens
- * that live less than 10 minutes), and kept by the client otherwise.
+ * that live less than 10 minutes), and kept by the client otherwise. A
+ * managed identity's token the service refuses (401, 403) is fetched
+ * again at once, once per refusal of that token (azb_token_refused).
  *
  * IMDS: GET http://169.254.169.254/metadata/identity/oauth2/token
  * ?api-version=2018-02-01&resource=https%3A%2F%2Fstorage.azure.com%2F
@@ -43,6 +45,8 @@ struct azb_token {
 	char *client_id;
 	unsigned int retries, retry_base_ms, timeout_ms;
 	unsigned int fetches;
+	unsigned int gen;	/* bumped with every token fetched */
+	bool refused;		/* the service refused token gen */
 };
 
 static void wipe_free(char *s)
@@ -398,7 +402,7 @@ void azb_token_free(struct azb_token *t)
 }
 
 int azb_token_authz(struct azb_token *t, struct azb_str *authz,
-		    struct azb_error *err)
+		    unsigned int *gen, struct azb_error *err)
 {
 	int ret = 0;
 
@@ -406,21 +410,46 @@ int azb_token_authz(struct azb_token *t, struct azb_str *authz,
 	pthread_mutex_lock(&t->lock);
 #ifdef AZB_HAVE_CURL
 	if (t->kind == AZB_AUTH_MSI &&
-	    (!t->token || time(NULL) >= t->refresh_at)) {
+	    (!t->token || t->refused || time(NULL) >= t->refresh_at)) {
 		struct azb_error e2 = {0};
 
 		ret = imds_fetch(t, &e2);
-		/* a failed refresh is not fatal while the old token lives */
-		if (ret && t->token && time(NULL) < t->expires)
+		if (!ret) {
+			t->gen++;
+			t->refused = false;
+		} else if (t->token && !t->refused && time(NULL) < t->expires) {
+			/* a failed refresh is not fatal while the old token lives */
 			ret = 0;
-		else if (ret && err)
+		} else if (err) {
 			*err = e2;
+		}
 	}
 #endif
-	if (!ret)
+	if (!ret) {
 		azb_str_printf(authz, "Bearer %s", t->token);
+		if (gen)
+			*gen = t->gen;
+	}
 	pthread_mutex_unlock(&t->lock);
 	return ret;
+}
+
+/*
+ * The service refused the token of generation gen. A managed identity's
+ * token is fetched again before the next request (once however many
+ * requests saw that token refused); a static token cannot be renewed.
+ * true: a request that was refused may be tried again with a new token.
+ */
+bool azb_token_refused(struct azb_token *t, unsigned int gen)
+{
+	bool renew;
+
+	pthread_mutex_lock(&t->lock);
+	renew = t->kind == AZB_AUTH_MSI;
+	if (renew && gen == t->gen)
+		t->refused = true;
+	pthread_mutex_unlock(&t->lock);
+	return renew;
 }
 
 unsigned int azb_token_fetches(struct azb_token *t)

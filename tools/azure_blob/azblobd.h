@@ -119,7 +119,10 @@ void azd_dev_get_stats(struct azd_dev_stats *s);
 
 /* ---- who connected, and may that user use the device ---- */
 int azd_peer_uid(int fd, uid_t *uid);
-/* 0: uid could open the device read-write; else -EACCES with why */
+/*
+ * 0: uid could open the device read-write; else -EACCES with why, or
+ * -ENOENT when the node does not exist (the device is away)
+ */
 int azd_access(uid_t uid, const char *device, char *why, size_t len);
 
 /* ---- HTTP front ---- */

@@ -42,6 +42,7 @@
 struct azd_conn {
 	uid_t uid;
 	bool denied;
+	bool unchecked;		/* no device node to check against yet */
 	char why[400];
 	char *uri;		/* raw request-target of the current request */
 };
@@ -652,6 +653,48 @@ static unsigned int header_count(const struct azd_req *r, const char *name)
 	return n;
 }
 
+/* RFC 9110 token: a method or a header name */
+static bool is_token(const char *s)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+		      (*s >= 'A' && *s <= 'Z') || (*s && strchr(extra, *s))))
+			return false;
+	return true;
+}
+
+/*
+ * What the library let through but the head for the device cannot
+ * carry as it is (the host refuses such a head as malformed): a method
+ * or header name that is not a token, a request-target with blanks or
+ * control bytes, a header value with control bytes. NULL: none.
+ */
+static const char *malformed(const struct azd_req *r, const char **code)
+{
+	const unsigned char *p;
+	unsigned int i;
+
+	*code = "InvalidUri";
+	if (!is_token(r->method))
+		return "the method is not a token";
+	for (p = (const unsigned char *)r->uri; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f)
+			return "the request-target has a blank, control or non-ASCII byte";
+	*code = "InvalidHeaderName";
+	for (i = 0; i < r->nhdrs; i++) {
+		if (!is_token(r->hdrs[i].name))
+			return "a header name is not a token";
+		for (p = (const unsigned char *)r->hdrs[i].value; *p; p++)
+			if ((*p < ' ' && *p != '\t') || *p == 0x7f)
+				return "a header value has a control byte";
+	}
+	return NULL;
+}
+
 static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 {
 	/* one of each, or the host and we could read different requests */
@@ -660,8 +703,21 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 		"x-ms-range", "Range",
 	};
 	struct azb_str head = {0};
+	const char *bad, *code;
 	size_t strip, max, i;
+	int ret;
 
+	if (c->unchecked) {
+		/* the node was away at connect time: check when it is back */
+		ret = azd_access(c->uid, r->cfg->device, c->why,
+				 sizeof(c->why));
+		if (ret == -ENOENT)
+			return answer_error(r, 503, "DeviceUnavailable",
+					    "%s is not available (%s); retry later",
+					    r->cfg->device, c->why);
+		c->unchecked = false;
+		c->denied = ret != 0;
+	}
 	if (c->denied) {
 		atomic_fetch_add(&st_denied, 1);
 		return answer_error(r, 403, "DeviceAccessDenied",
@@ -672,6 +728,10 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 		return answer_error(r, 400, "InvalidUri",
 				    "the request-target must be a path (origin form), not '%.100s'",
 				    r->uri);
+	bad = malformed(r, &code);
+	if (bad)
+		return answer_error(r, 400, code,
+				    "the request is malformed: %s", bad);
 	classify(r);
 	strip = account_prefix(r);
 	if (strip && r->auth != AZD_AUTH_SAS && r->auth != AZD_AUTH_BEARER &&
@@ -700,6 +760,14 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	if (r->chunked && !r->has_clen)
 		return answer_error(r, 411, "MissingContentLengthHeader",
 				    "uploads need Content-Length: the blob service takes no chunked bodies");
+	if (r->chunked)
+		/*
+		 * The library reads the chunked body; Content-Length would
+		 * be sent on with a body of another length (or one that
+		 * never completes, holding its buffer until the timeout).
+		 */
+		return answer_error(r, 400, "InvalidHeaderValue",
+				    "the request has both Transfer-Encoding and Content-Length: send a body with Content-Length only");
 	azd_build_head(r, &head, NULL, NULL);
 	max = azd_max_data(head.len);
 	azb_str_free(&head);
@@ -714,6 +782,22 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 }
 
 /* ---- libmicrohttpd callbacks ---- */
+
+/*
+ * The client closed its end and nothing of it is left to read: the rest
+ * of the body never comes. libmicrohttpd 0.9.75 sometimes misses that
+ * end when it arrived while its read buffer was full (a body larger than
+ * the buffer, the client gone right after its last bytes); the request
+ * would hold its buffer and the connection until the idle timeout.
+ */
+static bool peer_gone(struct azd_req *r)
+{
+	const union MHD_ConnectionInfo *ci;
+	char c;
+
+	ci = MHD_get_connection_info(r->mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	return ci && recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT) == 0;
+}
 
 /* Calls after the first: body bytes, then waits, then the answer. */
 static enum MHD_Result carry_on(struct azd_req *r, const char *data,
@@ -742,6 +826,8 @@ static enum MHD_Result carry_on(struct azd_req *r, const char *data,
 			memcpy((char *)r->job->data + r->body_got, data, n);
 			r->body_got += n;
 			*size = 0;
+			if (r->body_got < r->clen && peer_gone(r))
+				return MHD_NO;	/* ends the connection */
 			return MHD_YES;
 		}
 		if (r->body_got < r->clen)
@@ -908,8 +994,10 @@ static void on_connection(void *cls, struct MHD_Connection *mc,
 		snprintf(c->why, sizeof(c->why),
 			 "the connecting process's user could not be found (sock_diag: %s)",
 			 strerror(-ret));
-	} else if (azd_access(c->uid, cfg->device, c->why, sizeof(c->why))) {
-		c->denied = true;
+	} else {
+		ret = azd_access(c->uid, cfg->device, c->why, sizeof(c->why));
+		c->unchecked = ret == -ENOENT;
+		c->denied = ret && !c->unchecked;
 	}
 	*socket_context = c;
 }

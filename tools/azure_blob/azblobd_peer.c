@@ -212,9 +212,11 @@ int azd_access(uid_t uid, const char *device, char *why, size_t len)
 	mode_t need;
 
 	if (stat(device, &st)) {
-		snprintf(why, len, "cannot check %s: %s", device,
-			 strerror(errno));
-		return -EACCES;
+		int e = errno;
+
+		snprintf(why, len, "cannot check %s: %s", device, strerror(e));
+		/* gone (rescinded): nobody can use it until it is back */
+		return e == ENOENT ? -ENOENT : -EACCES;
 	}
 	if (uid == 0)
 		return 0;

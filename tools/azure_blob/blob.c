@@ -254,12 +254,22 @@ static void req_cond(struct azb_request *r, const struct azb_cond *cond)
 }
 
 /*
+ * A request's bearer token: the generation it was sent with, and whether
+ * a refusal (401, 403) was tried again with a new one, which a managed
+ * identity's token gets once per request.
+ */
+struct auth_try {
+	unsigned int gen;
+	bool renewed;
+};
+
+/*
  * Date, Content-Length, credentials; then the head. Run per attempt.
  * Fails only when a bearer token cannot be had (err set).
  */
 static int req_finish(struct azb_client *c, struct azb_request *r,
 		      size_t body_len, struct azb_str *head,
-		      struct azb_error *err)
+		      struct auth_try *at, struct azb_error *err)
 {
 	struct azb_str q = {0}, authz = {0};
 	char date[64];
@@ -275,7 +285,7 @@ static int req_finish(struct azb_client *c, struct azb_request *r,
 	}
 	head->len = 0;
 	if (c->tok) {
-		ret = azb_token_authz(c->tok, &authz, err);
+		ret = azb_token_authz(c->tok, &authz, &at->gen, err);
 		if (ret)
 			return ret;
 		azb_req_header(r, "Authorization", authz.p);
@@ -367,8 +377,9 @@ static void transport_error(struct azb_xfer *x, struct azb_error *err)
  * err is set.
  */
 static int judge(struct azb_client *c, struct azb_xfer *x,
-		 unsigned int attempt, struct azb_response *resp,
-		 unsigned int *delay, struct azb_error *err)
+		 unsigned int attempt, struct auth_try *at,
+		 struct azb_response *resp, unsigned int *delay,
+		 struct azb_error *err)
 {
 	bool left = attempt < c->cfg.retries;
 
@@ -392,6 +403,18 @@ static int judge(struct azb_client *c, struct azb_xfer *x,
 			goto retry;
 		}
 		return JUDGE_FAIL;
+	}
+	if ((resp->status == 401 || resp->status == 403) && c->tok &&
+	    !at->renewed && azb_token_refused(c->tok, at->gen)) {
+		/* a token revoked or expired early: once with a new one */
+		at->renewed = true;
+		*delay = 0;
+		if (c->cfg.verbose)
+			fprintf(stderr,
+				"azblob: HTTP %d to the managed identity's token: fetching a new one and retrying\n",
+				resp->status);
+		azb_response_free(resp);
+		return JUDGE_RETRY;
 	}
 	switch (resp->status) {
 	case 408: case 429: case 500: case 502: case 503: case 504:
@@ -471,11 +494,12 @@ static int run_call(struct azb_client *c, struct call *k,
 	struct azb_xfer *x = azb_xmalloc(sizeof(*x));
 	struct azb_str head = {0};
 	char ebuf[ERRBUF_SIZE];
+	struct auth_try at = {0};
 	unsigned int attempt = 0, delay = 0;
 	int ret;
 
 	for (;;) {
-		ret = req_finish(c, &k->req, k->body_len, &head, err);
+		ret = req_finish(c, &k->req, k->body_len, &head, &at, err);
 		if (ret) {
 			if (!err || !err->code)
 				azb_seterr(err, AZB_EUSAGE,
@@ -505,7 +529,7 @@ static int run_call(struct azb_client *c, struct call *k,
 			ret = -EIO;
 			break;
 		}
-		switch (judge(c, x, attempt, &k->resp, &delay, err)) {
+		switch (judge(c, x, attempt, &at, &k->resp, &delay, err)) {
 		case JUDGE_RETRY:
 			attempt++;
 			sleep_ms(delay);
@@ -677,6 +701,7 @@ struct slot {
 	size_t len;		/* upload length / expected download length */
 	uint64_t index, off;
 	unsigned int attempt;
+	struct auth_try at;
 	int state;
 	bool want_md5;
 };
@@ -739,7 +764,8 @@ static int slot_submit(struct engine *e, struct slot *s, bool upload,
 	struct azb_client *c = e->c;
 	struct azb_xfer *x = s->x;
 
-	if (req_finish(c, &s->req, upload ? s->len : 0, &s->head, err)) {
+	if (req_finish(c, &s->req, upload ? s->len : 0, &s->head, &s->at,
+		       err)) {
 		if (!err || !err->code)
 			azb_seterr(err, AZB_EUSAGE, "cannot sign the request");
 		return -EINVAL;
@@ -785,7 +811,7 @@ static struct slot *engine_reap(struct engine *e, bool upload, int want1,
 		return NULL;
 	}
 	s = x->priv;
-	switch (judge(c, x, s->attempt, &resp, &delay, err)) {
+	switch (judge(c, x, s->attempt, &s->at, &resp, &delay, err)) {
 	case JUDGE_RETRY:
 		s->attempt++;
 		sleep_ms(delay);
@@ -927,6 +953,7 @@ int azb_blob_get(struct azb_client *c, const char *container,
 			s->off = off + next_sub * csz;
 			s->len = end - s->off < csz ? end - s->off : csz;
 			s->attempt = 0;
+			s->at.renewed = false;
 			snprintf(range, sizeof(range), "bytes=%llu-%llu",
 				 (unsigned long long)s->off,
 				 (unsigned long long)(s->off + s->len - 1));
@@ -1113,6 +1140,7 @@ int azb_blob_put(struct azb_client *c, const char *container,
 			s->len = (size_t)r;
 			s->index = nblocks++;
 			s->attempt = 0;
+			s->at.renewed = false;
 			azb_req_free(&s->req);
 			req_new(c, &s->req, "PUT", container, blob);
 			block_id(s->index, id);

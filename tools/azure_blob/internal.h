@@ -50,9 +50,14 @@ struct azb_token;
 int azb_token_new(const struct azb_config *cfg, struct azb_token **out,
 		  struct azb_error *err);
 void azb_token_free(struct azb_token *t);
-/* authz = "Bearer <token>", the token fetched or refreshed when due */
+/*
+ * authz = "Bearer <token>", the token fetched or refreshed when due; gen
+ * (may be NULL): the token's generation, for azb_token_refused()
+ */
 int azb_token_authz(struct azb_token *t, struct azb_str *authz,
-		    struct azb_error *err);
+		    unsigned int *gen, struct azb_error *err);
+/* a 401/403 to token gen: true if a new one will be fetched for a retry */
+bool azb_token_refused(struct azb_token *t, unsigned int gen);
 unsigned int azb_token_fetches(struct azb_token *t);
 void azb_token_describe(struct azb_token *t, char *buf, size_t len);
 time_t azb_jwt_exp(const char *token);

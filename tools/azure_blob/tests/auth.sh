@@ -145,6 +145,34 @@ AZBLOB_IMDS_ENDPOINT=http://127.0.0.1:9/metadata/identity/oauth2/token \
 	check "msi: IMDS unreachable: exit 9, names the service" 9 \
 	"cannot reach the Instance Metadata Service" -- \
 	"${A[@]}" --auth msi --retries 0 ls authc
+
+# a token the service refuses (another audience: 403 from Azurite) is
+# fetched again once and the request tried again with the new one, even
+# with --retries 0; two blocks in flight refused with the same token make
+# one new fetch, not two; a token refused again fails the request
+mode wrong-audience 1 3600
+c0=$(count)
+check "msi: a token Azurite refuses (wrong audience): fetched again, the ls retried (exit 0)" 0 "msi.bin" -- \
+	"${A[@]}" --auth msi --retries 0 ls authc
+[ $(($(count) - c0)) -eq 2 ] && ok "msi: the refused token: 2 IMDS requests" ||
+	nok "msi: refused token: $(($(count) - c0)) IMDS requests, want 2"
+mode wrong-audience 1 3600
+c0=$(count)
+if check "msi: the first blocks refused, with 2 in flight: put 3 MiB" 0 "" -- "${A[@]}" --auth msi \
+	--retries 0 --chunk-size 1M --parallel 2 put "$WORK/in" authc/refused.bin &&
+   check "msi: and get it back" 0 "" -- "${A[@]}" --auth msi get authc/refused.bin "$WORK/got3"; then
+	cmp -s "$WORK/got3" "$WORK/in" && ok "msi: the upload after a refused token is byte-exact" ||
+		nok "msi: refused-token upload differs"
+fi
+n=$(($(count) - c0))
+[ "$n" -eq 3 ] && ok "msi: one new token for the blocks refused together (3 IMDS requests, 2 processes)" ||
+	nok "msi: $n IMDS requests for the refused upload and its get, want 3"
+mode wrong-audience 99 3600
+c0=$(count)
+check "msi: a new token refused too: exit 7 with Azurite's error code" 7 "(AuthenticationFailed)" -- \
+	"${A[@]}" --auth msi --retries 3 ls authc
+[ $(($(count) - c0)) -eq 2 ] && ok "msi: a token refused twice: one new fetch only (2 IMDS requests)" ||
+	nok "msi: $(($(count) - c0)) IMDS requests for a token refused twice, want 2"
 mode ok 3600
 
 # --- a static bearer token -----------------------------------------------------

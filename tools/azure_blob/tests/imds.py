@@ -15,6 +15,10 @@
 #   ok SECONDS       a token valid for SECONDS
 #   expired          a token whose exp is an hour ago
 #   status CODE      an IMDS error answer with HTTP status CODE
+#   wrong-audience N SECONDS
+#                    the first N tokens after the mode file was written
+#                    name another audience (Azurite refuses them), the
+#                    rest are valid for SECONDS
 # and it writes the number of token requests so far to STATE_DIR/count and
 # the last request's client_id (or "-") to STATE_DIR/client_id. Requests
 # without "Metadata: true", or without the api-version and resource IMDS
@@ -35,6 +39,8 @@ ADDR, PORT, STATE = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 lock = threading.Lock()
 count = [0]
+# tokens handed out since the mode file's last change (wrong-audience)
+in_mode = {"mtime": None, "n": 0}
 
 
 def b64url(obj):
@@ -42,10 +48,10 @@ def b64url(obj):
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
-def jwt(exp, now):
+def jwt(exp, now, aud="https://storage.azure.com"):
     head = {"typ": "JWT", "alg": "RS256", "kid": "test"}
     claims = {
-        "aud": "https://storage.azure.com",
+        "aud": aud,
         "iss": "https://sts.windows.net/%s/" % TENANT,
         "iat": now - 60, "nbf": now - 60, "exp": exp,
         "oid": "00000000-0000-0000-0000-00000000beef",
@@ -55,11 +61,20 @@ def jwt(exp, now):
 
 
 def mode():
+    """The mode's words, and how many tokens were given in it before."""
+    path = os.path.join(STATE, "mode")
     try:
-        with open(os.path.join(STATE, "mode")) as f:
-            return f.read().split()
+        with open(path) as f:
+            words = f.read().split()
+        mtime = os.stat(path).st_mtime_ns
     except OSError:
-        return ["ok", "3600"]
+        return ["ok", "3600"], 0
+    with lock:
+        if in_mode["mtime"] != mtime:
+            in_mode["mtime"], in_mode["n"] = mtime, 0
+        n = in_mode["n"]
+        in_mode["n"] += 1
+    return words, n
 
 
 class Imds(http.server.BaseHTTPRequestHandler):
@@ -99,8 +114,13 @@ class Imds(http.server.BaseHTTPRequestHandler):
                               "error_description":
                               "api-version or resource missing or wrong"})
             return
-        m = mode()
+        m, given = mode()
         now = int(time.time())
+        aud = "https://storage.azure.com"
+        if m[0] == "wrong-audience":
+            if given < int(m[1]):
+                aud = "https://vault.azure.net"
+            m = ["ok", m[2]]
         if m[0] == "status":
             self.answer(int(m[1]), {"error": "invalid_request",
                                     "error_description":
@@ -108,7 +128,7 @@ class Imds(http.server.BaseHTTPRequestHandler):
             return
         life = -3600 if m[0] == "expired" else int(m[1])
         self.answer(200, {
-            "access_token": jwt(now + life, now),
+            "access_token": jwt(now + life, now, aud),
             "client_id": q.get("client_id", ["5b6a7e13-0000-4000-8000-c11e"])[0],
             "expires_in": str(life),
             "expires_on": str(now + life),
