@@ -24,7 +24,9 @@
 # 6.12 version), kver61 (the 6.1 version), modules/ (a copy of the image's /lib/modules), manifest
 # ("package version" of every installed package) and build.log. <key> hashes this script, image/ and the package list;
 # an entry is rebuilt when one of its packages has a newer version in apt
-# (apt-cache policy) or with --force. Downloaded packages are kept in
+# (apt-cache policy; a candidate only the host's dpkg status knows, like
+# a package from elsewhere installed on the host, does not count) or with
+# --force. Downloaded packages are kept in
 # debs/ beside the entries, so a rebuild downloads only what changed.
 # Prints the entry's directory as the last line on stdout.
 #
@@ -91,8 +93,10 @@ entry_current() {
 		[ -d "$entry/modules/$kflavour" ] || return 1
 	# shellcheck disable=SC2046
 	stale=$(apt-cache policy $(cut -d' ' -f1 "$entry/manifest") 2>/dev/null |
-		awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1) }
-		     /^  Candidate:/ { print p, $2 }' |
+		awk '/^[^ ].*:$/ { p = substr($0, 1, length($0) - 1); v = "" }
+		     /^  Candidate:/ { cand = $2 }
+		     /^ (\*\*\*|   ) [^ ]+ [0-9]+$/ { v = $(NF - 1) }
+		     v == cand && $2 ~ /^https?:/ { print p, cand; v = "" }' |
 		LC_ALL=C join - <(LC_ALL=C sort "$entry/manifest") |
 		while read -r p cand have; do
 			[ "$cand" = "(none)" ] && continue
