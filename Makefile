@@ -20,7 +20,9 @@
 #                      build/bench/report.md, results.json and PNG plots
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
 #   make vm-debian     the driver in a Debian 12 guest (systemd, udev, apt,
-#                      DKMS): autoload by udev, the packages of make deb
+#                      DKMS) on both of its cloud kernels, 6.12 and 6.1:
+#                      autoload by udev, the packages of make deb, the
+#                      selftests on the DKMS-built module
 #   make deb           the Debian packages (dpkg-buildpackage, in a staged
 #                      copy) into build/deb/, then their checks: lintian,
 #                      contents, man pages, a program built against them,
