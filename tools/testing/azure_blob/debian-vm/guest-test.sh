@@ -416,9 +416,22 @@ selftests_tap() {
 	done
 }
 if [ ${#dkms_deb[@]} -ne 1 ] || [ ${#cli_deb[@]} -ne 1 ]; then
+	skip "the selftests' module: loaded afresh by udev" "no packages (make deb)"
 	skip "selftests on the DKMS-built module" "no packages (make deb)"
 	skip "pins balanced after the selftests" "no packages (make deb)"
 else
+	# On the DKMS-built module loaded afresh by udev, the kernel's ring
+	# buffer cleared first (the journal keeps it): its line at load is
+	# the only one there, as uring_kernel.support_as_kernel expects.
+	c=$(cursor)
+	udevadm control --log-level=debug
+	if rescind && rmmod hv_azure_blob && dmesg --clear && offer &&
+	   udev_inserted "$c" hv_azure_blob; then
+		ok "the selftests' module: loaded afresh by udev on a new offer, ring buffer cleared"
+	else
+		nok "the selftests' module: no fresh load by udev on a new offer"
+	fi
+	udevadm control --log-level=info
 	echo "# selftests: $(tr '\n' ' ' <"$pay/selftests/selftests.list")on $(uname -r)"
 	t0=$(now)
 	"$pay/selftests/run" >"$t/selftests.log" 2>&1
