@@ -41,8 +41,10 @@ RIG     := tools/testing/azure_blob
 RESULTS := build/results
 
 # The suites "make test" runs, in order, after check-static. (soak and
-# bench take too long for every run; see README.md.) vm-debian takes about
-# 4 minutes with its image cached, 10 more on a machine without it.
+# bench take too long for every run; see README.md.) vm-debian boots two
+# kernels, each building the module with DKMS for both: 28 minutes with
+# its image cached at load 11-17 here (tools/testing/azure_blob/README.md),
+# about 10 more on a machine without the image.
 TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 	vm-debian vm-test-debug
 
