@@ -16,8 +16,12 @@
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make kunit-arm64   the KUnit suite on arm64 with 64 KiB pages (QEMU
 #                      TCG); not part of "make test"
-#   make bench         sync ioctl versus io_uring in the VM; writes
-#                      build/bench/report.md, results.json and PNG plots
+#   make bench         what the driver saves the VM: guest instructions,
+#                      CPU and throughput per GiB, device against HTTP(S)
+#                      over the NIC in the Debian guest; writes
+#                      build/bench/report.md, vm-bench.json and PNG plots
+#   make bench-busybox sync ioctl versus io_uring in the busybox VM;
+#                      build/bench/report-busybox.md
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
 #   make vm-debian     the driver in a Debian 12 guest (systemd, udev, apt,
 #                      DKMS) on both of its cloud kernels, 6.12 and 6.1:
@@ -49,7 +53,7 @@ TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 	vm-debian vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
-	summary print-suites clean help client vm-test-debug fuzz soak \
+	bench-busybox summary print-suites clean help client vm-test-debug fuzz soak \
 	vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build
 
 all: modules
@@ -68,7 +72,7 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test vm-test-6.1 kunit kunit-arm64 e2e azblobd demo bench vm-test-debug fuzz soak vm-debian:
+vm-test vm-test-6.1 kunit kunit-arm64 e2e azblobd demo bench bench-busybox vm-test-debug fuzz soak vm-debian:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \

@@ -2816,6 +2816,32 @@ static void az_blob_cpu_pages_bound_test(struct kunit *test)
 }
 
 /*
+ * The Hyper-V pages and the CPU pages the driver counted for each buffer
+ * of a sent packet, against what the case expects (az_expect_cpu_pages()).
+ */
+static void az_expect_pkt_bufs(struct kunit *test,
+			       const struct az_host_pkt *p,
+			       const struct az_blob_request_sync *r,
+			       const u32 hv[AZ_BLOB_NR_BUFS],
+			       const u32 p64k[AZ_BLOB_NR_BUFS])
+{
+	const u64 a[AZ_BLOB_NR_BUFS] = { r->data_buffer, r->request_buffer,
+					 r->response_buffer };
+	const u32 l[AZ_BLOB_NR_BUFS] = { r->data_len, r->request_len,
+					 r->response_len };
+	int i;
+
+	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
+		KUNIT_EXPECT_EQ_MSG(test, p->buf_hvpages[i], hv[i],
+				    "buffer %d", i);
+		KUNIT_EXPECT_EQ_MSG(test, p->buf_pages[i],
+				    az_expect_cpu_pages(hv[i], p64k[i], a[i],
+							l[i]),
+				    "buffer %d", i);
+	}
+}
+
+/*
  * Exactly AZ_BLOB_MAX_PAGES Hyper-V pages, from buffers that start inside
  * a 64 KiB page, go to the host through real pinned memory; one byte more
  * is refused before anything is pinned. The bound is the same whatever
@@ -2830,7 +2856,6 @@ static void az_blob_max_pages_ioctl_test(struct kunit *test)
 	struct az_blob_request_sync r = { }, out;
 	unsigned long base, uarg;
 	struct az_host_pkt *p;
-	int i;
 
 	base = az_user_map(test, ALIGN(8206 * HV_HYP_PAGE_SIZE, PAGE_SIZE),
 			   PROT_READ | PROT_WRITE);
@@ -2855,18 +2880,7 @@ static void az_blob_max_pages_ioctl_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, p->desc_size,
 			struct_size(p->desc, range.pfn_array,
 				    AZ_BLOB_MAX_PAGES));
-	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
-		const u64 a[] = { r.data_buffer, r.request_buffer,
-				  r.response_buffer };
-		const u32 l[] = { r.data_len, r.request_len, r.response_len };
-
-		KUNIT_EXPECT_EQ_MSG(test, p->buf_hvpages[i], hv[i],
-				    "buffer %d", i);
-		KUNIT_EXPECT_EQ_MSG(test, p->buf_pages[i],
-				    az_expect_cpu_pages(hv[i], p64k[i], a[i],
-							l[i]),
-				    "buffer %d", i);
-	}
+	az_expect_pkt_bufs(test, p, &r, hv, p64k);
 	/* The budget was charged the CPU pages. */
 	KUNIT_EXPECT_EQ(test, p->dev_pinned, p->nr_pages);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.request_buffer_offset),
@@ -2958,18 +2972,7 @@ static void az_blob_hvpage_pfns_test(struct kunit *test)
 						  base + hvpage[i] *
 						  HV_HYP_PAGE_SIZE),
 				    "pfn %d", i);
-	for (i = 0; i < AZ_BLOB_NR_BUFS; i++) {
-		const u64 a[] = { r.data_buffer, r.request_buffer,
-				  r.response_buffer };
-		const u32 l[] = { r.data_len, r.request_len, r.response_len };
-
-		KUNIT_EXPECT_EQ_MSG(test, p->buf_hvpages[i], hv[i],
-				    "buffer %d", i);
-		KUNIT_EXPECT_EQ_MSG(test, p->buf_pages[i],
-				    az_expect_cpu_pages(hv[i], p64k[i], a[i],
-							l[i]),
-				    "buffer %d", i);
-	}
+	az_expect_pkt_bufs(test, p, &r, hv, p64k);
 	KUNIT_EXPECT_EQ(test, p->dev_pinned, p->nr_pages);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.data_buffer_offset), 0x123);
 	KUNIT_EXPECT_EQ(test, le32_to_cpu(p->msg.request_buffer_offset),

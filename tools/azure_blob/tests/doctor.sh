@@ -47,14 +47,12 @@ jc_case valid $'{"k":"\xc3\xa4\xe2\x82\xac\xf0\x9f\x98\x80"}' ""
 jc_case invalid '{"a":1,}' ""
 jc_case invalid '[1 2]' ""
 jc_case invalid '{"a"}' ""
-jc_case invalid $'"\x01"' ""
 jc_case invalid '01' ""
 jc_case invalid '{"a":1} x' ""
-jc_case invalid '[1.]' ""
 jc_case invalid $'"\xc3"' ""
-jc_case invalid $'"\xed\xa0\x80"' ""
-jc_case invalid '"\ud800"' py-lax
 jc_case invalid '' ""
+jc_case invalid '{"a":1}/*c*/' ""
+jc_case invalid '[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]' py-lax
 printf '{"status":"usable","n":{"status":"x"},"exit":0}' >"$WORK/j"
 if [ "$("$JC" "$WORK/j" status)" = '"usable"' ] && [ "$("$JC" "$WORK/j" exit)" = 0 ]; then
 	"$JC" "$WORK/j" nope >/dev/null

@@ -24,48 +24,12 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include "internal.h"
+#include "tap.h"
+#include "fakeroot.h"
 
-static int tests, failed;
-static char root[64];
 static const char *json_dir;
 
-#define CHECK(cond, ...) \
-	do { \
-		tests++; \
-		if (cond) { \
-			printf("ok %d - ", tests); \
-		} else { \
-			failed++; \
-			printf("not ok %d - ", tests); \
-		} \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} while (0)
-
-#define SKIP(...) \
-	do { \
-		tests++; \
-		printf("ok %d - ", tests); \
-		printf(__VA_ARGS__); \
-		printf(" # SKIP\n"); \
-	} while (0)
-
 /* ---- the fake host ---- */
-
-static void mkparents(const char *path)
-{
-	char p[PATH_MAX];
-	char *s;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0755);
-		*s = '/';
-	}
-}
 
 static void put_file(const char *rel, const char *text)
 {
@@ -110,32 +74,6 @@ static void rm_rel(const char *rel)
 
 	snprintf(p, sizeof(p), "%s/%s", root, rel);
 	unlink(p);
-}
-
-/* A character node under the root; false when this user may not mknod. */
-static bool put_node(const char *rel, unsigned int ma, unsigned int mi,
-		     mode_t mode, gid_t gid)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	mkparents(p);
-	unlink(p);
-	if (mknod(p, S_IFCHR | mode, makedev(ma, mi)) ||
-	    chown(p, 0, gid) || chmod(p, mode))
-		return false;
-	return true;
-}
-
-static void rm_tree(const char *dir)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (dir[0] != '/' || strncmp(dir, "/tmp/azb-doctor.", 16))
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "# could not remove %s\n", dir);
 }
 
 #define NETVSC_CLASS	"{f8615163-df3e-46c5-913f-f2d2f965ed0e}"
@@ -400,15 +338,12 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	json_dir = argv[1];
-	snprintf(root, sizeof(root), "/tmp/azb-doctor.XXXXXX");
-	if (!mkdtemp(root)) {
-		perror("mkdtemp");
+	if (!fakeroot_make("doctor"))
 		return 2;
-	}
 	setenv("AZBLOB_TEST_ROOT", root, 1);
 	test_doctor();
 	test_probes();
-	rm_tree(root);
+	fakeroot_remove();
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }

@@ -26,70 +26,10 @@
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include "internal.h"
+#include "tap.h"
+#include "fakeroot.h"
 
-static int tests, failed;
-static char root[64];
 
-#define CHECK(cond, ...) \
-	do { \
-		tests++; \
-		if (cond) { \
-			printf("ok %d - ", tests); \
-		} else { \
-			failed++; \
-			printf("not ok %d - ", tests); \
-		} \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} while (0)
-
-#define SKIP(...) \
-	do { \
-		tests++; \
-		printf("ok %d - ", tests); \
-		printf(__VA_ARGS__); \
-		printf(" # SKIP\n"); \
-	} while (0)
-
-static void mkparents(const char *path)
-{
-	char p[PATH_MAX];
-	char *s;
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (s = p + 1; *s; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		mkdir(p, 0755);
-		*s = '/';
-	}
-}
-
-/* A character node under the root; false when this user may not mknod. */
-static bool put_node(const char *rel, unsigned int ma, unsigned int mi,
-		     mode_t mode, gid_t gid)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s/%s", root, rel);
-	mkparents(p);
-	unlink(p);
-	if (mknod(p, S_IFCHR | mode, makedev(ma, mi)) ||
-	    chown(p, 0, gid) || chmod(p, mode))
-		return false;
-	return true;
-}
-static void rm_tree(const char *dir)
-{
-	char cmd[PATH_MAX + 16];
-
-	if (dir[0] != '/' || strncmp(dir, "/tmp/azb-fallback.", 18))
-		return;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-	if (system(cmd))
-		fprintf(stderr, "# could not remove %s\n", dir);
-}
 /* ---- what --transport auto picks ---- */
 
 static void test_auto(void)
@@ -396,16 +336,13 @@ static void test_auto_client(void)
 }
 int main(void)
 {
-	snprintf(root, sizeof(root), "/tmp/azb-fallback.XXXXXX");
-	if (!mkdtemp(root)) {
-		perror("mkdtemp");
+	if (!fakeroot_make("fallback"))
 		return 2;
-	}
 	test_auto();
 	test_uring_fallback();
 	test_no_ring();
 	test_auto_client();
-	rm_tree(root);
+	fakeroot_remove();
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }

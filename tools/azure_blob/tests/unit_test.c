@@ -25,21 +25,8 @@
 #include <time.h>
 #include <unistd.h>
 #include "internal.h"
+#include "tap.h"
 
-static int tests, failed;
-
-#define CHECK(cond, ...) \
-	do { \
-		tests++; \
-		if (cond) { \
-			printf("ok %d - ", tests); \
-		} else { \
-			failed++; \
-			printf("not ok %d - ", tests); \
-		} \
-		printf(__VA_ARGS__); \
-		printf("\n"); \
-	} while (0)
 
 /* Vector 0: path-style List Blobs (Azurite layout). */
 static void vec0(struct azb_request *r)

@@ -279,7 +279,7 @@ def main():
                f"{h['late_ns'] / 1000:.1f} us |" for h in host]
     md += ['', '## Measurements', '', table(rows), '', '## Plots', '']
     md += [f'![{os.path.basename(p)}]({os.path.basename(p)})' for p in pngs]
-    with open(os.path.join(outdir, 'report.md'), 'w') as f:
+    with open(os.path.join(outdir, 'report-busybox.md'), 'w') as f:
         f.write('\n'.join(md) + '\n')
 
     print(table(rows))
@@ -291,7 +291,7 @@ def main():
         print(f"ratio: {r['name']}: {fmt(r['value'])}"
               + (f" (target {r['cmp']} {r['target']})" if r['target']
                  else ''))
-    print(f'report: {outdir}/report.md')
+    print(f'report: {outdir}/report-busybox.md')
 
 
 if __name__ == '__main__':

@@ -29,7 +29,7 @@ usage() {
 usage: $0 --image DIR --payload DIR --timeout SECONDS [--kver VERSION]
           [--tap NAME] [--vsp PATH] [--vsp-log FILE] [--vsp-arg ARG]...
           [--mem SIZE] [--smp N] [--console FILE] [--output FILE]
-          [--interactive]
+          [--qemu-arg ARG]... [--interactive]
 
   --image      the image's cache entry (build-image.sh prints it)
   --payload    directory written to the payload disk; holds an executable
@@ -45,6 +45,8 @@ usage: $0 --image DIR --payload DIR --timeout SECONDS [--kver VERSION]
   --smp        guest CPUs (default 1)
   --console    keep the console (ttyS0) in FILE
   --output     keep the payload's output (ttyS1) in FILE
+  --qemu-arg   extra argument for QEMU, after the rig's own (e.g.
+               --qemu-arg=-accel --qemu-arg=tcg,thread=single)
   --interactive  the console on this terminal (root, no password), the
                payload's 'run' is not started; 'poweroff' ends the VM
 EOF
@@ -56,6 +58,7 @@ interactive=0
 mem=1G smp=1
 vsp=$srctree/build/rig/vsp
 vsp_args=()
+qemu_args=()
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -72,6 +75,8 @@ while [ $# -gt 0 ]; do
 	--smp) smp=$2; shift 2 ;;
 	--console) console=$2; shift 2 ;;
 	--output) output=$2; shift 2 ;;
+	--qemu-arg) qemu_args+=("$2"); shift 2 ;;
+	--qemu-arg=*) qemu_args+=("${1#--qemu-arg=}"); shift ;;
 	--interactive) interactive=1; shift ;;
 	-h|--help) usage ;;
 	*) echo "unknown option: $1" >&2; usage ;;
@@ -150,6 +155,7 @@ if [ -n "$tap" ]; then
 	qemu+=(-netdev "tap,id=nic0,ifname=$tap,script=no,downscript=no"
 		-device "virtio-net-pci,netdev=nic0,mac=52:54:00:a2:77:02")
 fi
+qemu+=("${qemu_args[@]}")
 
 if [ "$interactive" = 1 ]; then
 	qemu+=(-serial mon:stdio -serial "file:$output"
