@@ -11,7 +11,9 @@
 #   make check-static  kbuild W=1 + sparse (x86_64; arm64 with 4 and 64 KiB
 #                      pages), checkpatch --strict, kernel-doc, uapi header
 #                      tests, pahole, docs (on build/linux-6.12)
-#   make demo          the driver at work (tools/testing/azure_blob/)
+#   make demo          the driver at work in a Debian 12 VM: apt install,
+#                      one blob through /dev/azure_blob and over HTTPS
+#                      on the NIC, side by side (tools/testing/azure_blob/)
 #   make vm-test|kunit|e2e|azblobd   the suites of tools/testing/azure_blob/
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make kunit-arm64   the KUnit suite on arm64 with 64 KiB pages (QEMU
@@ -34,6 +36,9 @@
 #   make deb-build     the Debian packages only; prints the .deb files
 #   make test          check-static, then every other suite; prints the
 #                      totals as the last line
+#   make fresh-check   README.md's commands (make demo, make test) as root
+#                      in a new Debian 12 root (mmdebstrap), from nothing;
+#                      FRESH_CMDS="make client" runs others instead
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -53,8 +58,8 @@ TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 	vm-debian vm-test-debug
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
-	bench-busybox summary print-suites clean help client vm-test-debug fuzz soak \
-	vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build
+	bench-busybox summary print-suites clean help client vm-test-debug fuzz \
+	soak vm-test-6.1 azblobd vm-debian kunit-arm64 deb deb-build fresh-check
 
 all: modules
 
@@ -93,6 +98,11 @@ deb:
 
 deb-build:
 	debian-packaging/build-deb.sh
+
+# README.md's commands on a new Debian 12 machine, with empty caches:
+# proves that they install everything they need. Not part of "make test".
+fresh-check:
+	$(RIG)/fresh/fresh-check.sh
 
 test:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts

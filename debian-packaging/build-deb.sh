@@ -4,7 +4,8 @@
 # build-deb.sh - build the Debian packages with Debian's own tooling
 # (dpkg-buildpackage -us -uc -b) in a staged copy of the sources, and put
 # them in build/deb/: hv-azure-blob-dkms, libazblob0, libazblob-dev,
-# azblob, with the .changes and .buildinfo files. Prints the .deb paths.
+# azblob, azblobd, with the .changes and .buildinfo files. Prints the .deb
+# paths.
 #
 # The staged copy (build/deb/stage/hv-azure-blob-<version>/) holds the files
 # git tracks under the paths the packages are built from, as they are in
@@ -27,7 +28,8 @@ paths=(VERSION drivers/hv/hv_azure_blob.c drivers/hv/hv_azure_blob.h
 	include/uapi kbuild tools/azure_blob)
 # The build dependencies of debian/control, as package names.
 build_deps=(dpkg-dev debhelper dh-dkms fakeroot pkg-config
-	libcurl4-openssl-dev liburing-dev libssl-dev libxml2-dev openssl xxd)
+	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev liburing-dev
+	libssl-dev libxml2-dev openssl xxd)
 
 die() { printf 'build-deb: %s\n' "$*" >&2; exit 1; }
 

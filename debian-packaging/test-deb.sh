@@ -3,11 +3,13 @@
 #
 # test-deb.sh - the "deb" suite: builds the Debian packages (build-deb.sh)
 # and checks them as a user of Debian would meet them:
-#   - dpkg-buildpackage -us -uc -b in a staged copy builds the four packages
+#   - dpkg-buildpackage -us -uc -b in a staged copy builds the five packages
 #   - lintian --pedantic: no error, no warning; every override has a reason
 #   - contents: the DKMS tree and dkms.conf, the udev rule, the group in
 #     postinst, SONAME, exports = azblob.h, symbols file, no RUNPATH, the
-#     pc file, headers, man pages, licences, nothing linux-libc-dev ships
+#     pc file, headers, man pages, licences, nothing linux-libc-dev ships;
+#     azblobd's unit (Type=notify, loopback only), conffile, and a postinst
+#     that enables and starts nothing
 #   - man pages render with man --warnings and groff -ww without a warning
 #     and document every command and every exported function
 #   - a program compiled and linked via pkg-config against an extracted
@@ -20,8 +22,8 @@
 #     are compared before and after
 #   - the packages installed with apt in a Debian 12 root (mmdebstrap,
 #     cached) with dkms and those headers: DKMS builds and installs the
-#     module, the group exists, azblob and pkg-config work; then removed
-#     and purged
+#     module, the group exists, azblob and pkg-config work, azblobd reads
+#     its configuration and is not enabled; then removed and purged
 # TAP on standard output and in build/results/deb.tap, counts "PASSED
 # FAILED SKIPPED" in build/results/deb.counts.
 #
@@ -101,7 +103,7 @@ cat "$work/log/build.log"
 version=$("$here/version.sh" "$top")
 base=$(tr -d '[:space:]' <"$top/VERSION")
 declare -A deb
-for p in hv-azure-blob-dkms libazblob0 libazblob-dev azblob; do
+for p in hv-azure-blob-dkms libazblob0 libazblob-dev azblob azblobd; do
 	deb[$p]=$(find "$out" -maxdepth 1 -name "${p}_${version}_*.deb" |
 		head -n 1)
 done
@@ -112,10 +114,10 @@ build_check() {
 		[ -n "${deb[$p]}" ] || fails "no ${p}_${version}_*.deb"
 	done
 	count=$(find "$out" -maxdepth 1 -name '*.deb' | wc -l)
-	[ "$count" -eq 4 ] || fails "$count .deb files in build/deb, not 4"
+	[ "$count" -eq 5 ] || fails "$count .deb files in build/deb, not 5"
 	say "built in $build_s s"
 }
-t "dpkg-buildpackage -us -uc -b builds hv-azure-blob-dkms, libazblob0, libazblob-dev and azblob $version (${build_s} s)" build_check
+t "dpkg-buildpackage -us -uc -b builds hv-azure-blob-dkms, libazblob0, libazblob-dev, azblob and azblobd $version (${build_s} s)" build_check
 if [ "$build_ok" -ne 1 ]; then
 	finish
 fi
@@ -292,6 +294,49 @@ cli_check() {
 }
 t "azblob: /usr/bin/azblob linked against libazblob.so.0, no RUNPATH, Depends: libazblob0" cli_check
 
+gw=$root/azblobd
+azblobd_check() {
+	local unit=$gw/lib/systemd/system/azblobd.service pi
+	[ -x "$gw/usr/sbin/azblobd" ] || fails "no /usr/sbin/azblobd"
+	[ -f "$unit" ] || fails "no /lib/systemd/system/azblobd.service"
+	grep -qx 'Type=notify' "$unit" || fails "the unit is not Type=notify"
+	if ! grep -qx 'IPAddressDeny=any' "$unit" ||
+	   ! grep -qx 'IPAddressAllow=localhost' "$unit"; then
+		fails "the unit does not keep the daemon on the loopback"
+	fi
+	grep -qx 'SupplementaryGroups=azureblob' "$unit" ||
+		fails "the unit's group is not azureblob (the udev rule's)"
+	! grep -q '^StandardOutput=\|^StandardError=' "$unit" ||
+		fails "the unit sends its log elsewhere than the journal"
+	grep -qx '/etc/azblobd.conf' "$work/ctl/azblobd/conffiles" ||
+		fails "/etc/azblobd.conf is not a conffile"
+	cmp "$top/tools/azure_blob/azblobd.conf" "$gw/etc/azblobd.conf" ||
+		fails "/etc/azblobd.conf differs from the sample"
+	pi=$work/ctl/azblobd/postinst
+	sh -n "$pi" || fails "postinst is not valid sh"
+	cat "$pi"
+	# debhelper's --no-enable snippet enables only a unit the admin had
+	# enabled (debian-installed, then was-enabled); the default one
+	# enables on first installation ("was-enabled defaults to true")
+	grep -q "deb-systemd-helper debian-installed 'azblobd.service'" "$pi" ||
+		fails "postinst lacks the --no-enable guard"
+	! grep -Eq 'was-enabled defaults to true|deb-systemd-invoke|systemctl +(enable|start)' "$pi" ||
+		fails "postinst enables or starts the service"
+	grep -q 'addgroup --system --quiet azureblob' "$pi" ||
+		fails "postinst does not create the group azureblob"
+	"$gw/usr/sbin/azblobd" --config "$gw/etc/azblobd.conf" --check >"$work/check" ||
+		fails "azblobd --check of the packaged configuration"
+	if ! grep -qx 'port = 10180' "$work/check" ||
+	   ! grep -qx 'https_port = 0' "$work/check"; then
+		fails "the packaged configuration: $(cat "$work/check")"
+	fi
+	readelf -d "$gw/usr/sbin/azblobd" | grep -q 'libmicrohttpd.so.12' ||
+		fails "azblobd is not linked with libmicrohttpd.so.12"
+	dpkg-deb -f "${deb[azblobd]}" Depends | tee "$work/deps"
+	grep -q 'libmicrohttpd12' "$work/deps" || fails "Depends lacks libmicrohttpd12"
+}
+t "azblobd: /usr/sbin/azblobd, its unit (Type=notify, loopback only, group azureblob, journal), /etc/azblobd.conf a conffile, a postinst that enables and starts nothing" azblobd_check
+
 licence_check() {
 	local f p
 	for f in $(cd "$top" && git ls-files tools/azure_blob); do
@@ -335,6 +380,8 @@ t "azblob(1) renders with man --warnings and groff -ww without a warning" \
 	man_check "$cli/usr/share/man/man1/azblob.1.gz"
 t "libazblob(3) renders with man --warnings and groff -ww without a warning" \
 	man_check "$dev/usr/share/man/man3/libazblob.3.gz"
+t "azblobd(8) renders with man --warnings and groff -ww without a warning" \
+	man_check "$gw/usr/share/man/man8/azblobd.8.gz"
 
 man_covers() {
 	local f cmd
@@ -546,10 +593,11 @@ done
 # ---- installation in a Debian 12 root -------------------------------------
 # A Debian 12 root (mmdebstrap, from the machine's apt sources) with dkms
 # and the headers of the kernels above, cached as a tarball; the packages
-# are installed in it with apt as a user would, removed, and purged.
+# are installed in it with apt as a user would, removed, and purged. The
+# root has no package lists: base_pkgs holds every runtime dependency.
 cache=/var/cache/hv_azure_blob/deb-chroot
 base_pkgs=(dkms adduser kmod pkg-config gcc libc6-dev linux-libc-dev libcurl4
-	libxml2 liburing2 libssl3)
+	libxml2 liburing2 libssl3 libjson-c5 libmicrohttpd12)
 for k in "${kernels[@]}"; do base_pkgs+=("linux-headers-$k"); done
 base_key=$(printf '%s\n' "${base_pkgs[@]}" | sha256sum | cut -c1-16)
 base_tar=$cache/bookworm-$base_key.tar
@@ -607,6 +655,10 @@ install_check() {
 		[ "$gid" -lt 1000 ]
 		test -f /lib/udev/rules.d/60-hv-azure-blob.rules
 		azblob --help >/dev/null
+		azblobd --check >/dev/null
+		test -f /lib/systemd/system/azblobd.service
+		test ! -e /etc/systemd/system/multi-user.target.wants/azblobd.service
+		echo "== azblobd: installed, not enabled"
 		echo "== pkg-config: $(pkg-config --cflags --libs azblob)"
 		printf "%s\n" "#include <azblob.h>" "#include <misc/hv_azure_blob.h>" \
 			"int main(void) { return azb_code_name(AZB_OK) == 0; }" >/tmp/t.c
@@ -618,12 +670,14 @@ install_check() {
 remove_check() {
 	# shellcheck disable=SC2016
 	in_root '
-		apt-get remove -y hv-azure-blob-dkms azblob libazblob-dev libazblob0
+		apt-get remove -y hv-azure-blob-dkms azblob azblobd libazblob-dev libazblob0
 		left=$(ls /lib/modules/*/updates/dkms/hv_azure_blob.ko* 2>/dev/null || true)
 		test -z "$left"
 		test -z "$(dkms status)"
 		test ! -e /lib/udev/rules.d/60-hv-azure-blob.rules
-		dpkg --purge hv-azure-blob-dkms azblob libazblob-dev libazblob0
+		test -f /etc/azblobd.conf
+		dpkg --purge hv-azure-blob-dkms azblob azblobd libazblob-dev libazblob0
+		test ! -e /etc/azblobd.conf
 		test -z "$(dpkg -l | grep -E "^(ii|rc) +(hv-azure-blob|azblob|libazblob)" || true)"
 		echo "removed and purged; the group stays: $(getent group azureblob)"
 	' || fails "removing the packages failed"
@@ -632,8 +686,8 @@ remove_check() {
 if [ ${#kernels[@]} -gt 0 ] && "$apt_need" mmdebstrap >/dev/null 2>&1; then
 	t "a Debian 12 root with dkms and linux-headers of ${kernels[*]} (cached in $cache)" base_root
 	if [ -d "$chroot_root/tmp/debs" ]; then
-		t "apt install of the four packages in it: DKMS builds the module for every kernel with headers, modprobe resolves the alias; system group azureblob; azblob runs; a program builds with pkg-config azblob" install_check
-		t "apt remove takes the module, DKMS entry and udev rule away; purge leaves no package" remove_check
+		t "apt install of the five packages in it: DKMS builds the module for every kernel with headers, modprobe resolves the alias; system group azureblob; azblob runs; azblobd reads its configuration and is not enabled; a program builds with pkg-config azblob" install_check
+		t "apt remove takes the module, DKMS entry and udev rule away, keeps /etc/azblobd.conf; purge removes it and leaves no package" remove_check
 	fi
 	rm -rf "$chroot_root"
 else

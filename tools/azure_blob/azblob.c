@@ -35,6 +35,14 @@ static const char usage_text[] =
 "  --account-url URL        http(s)://host[:port][/account][?SAS]\n"
 "  --account-key KEY        Shared Key (base64) for --account-url\n"
 "  --sas TOKEN              SAS query string\n"
+"  --auth key|bearer|msi    key: Shared Key or SAS from the options above\n"
+"                           (default); bearer: an Entra ID token from\n"
+"                           --token-file or AZBLOB_BEARER_TOKEN; msi: the\n"
+"                           VM's managed identity (Instance Metadata Service)\n"
+"  --token-file FILE        the bearer token (one line)\n"
+"  --msi-client-id ID       a user-assigned identity's client id\n"
+"  --ca-file FILE           https: trust the CAs in FILE (PEM) instead of\n"
+"                           the system's\n"
 "  --transport auto|device|http   (auto: the device if it opens, else http)\n"
 "  --device PATH            device node (default /dev/azure_blob)\n"
 "  --chunk-size N[KMG]      block / range size (default 8M)\n"
@@ -224,7 +232,8 @@ static int report(int json, const char *cmd, int ret,
 enum {
 	O_CS = 256, O_URL, O_KEY, O_SAS, O_TRANSPORT, O_DEVICE, O_CHUNK,
 	O_THRESH, O_PAR, O_RANGE, O_IFM, O_IFNM, O_PAGE, O_DELIM, O_TIMEOUT,
-	O_RETRIES, O_JSON, O_PROG, O_NOPROG,
+	O_RETRIES, O_JSON, O_PROG, O_NOPROG, O_AUTH, O_TOKEN_FILE, O_MSI_ID,
+	O_CA_FILE,
 };
 
 static const struct option longopts[] = {
@@ -232,6 +241,10 @@ static const struct option longopts[] = {
 	{ "account-url", required_argument, NULL, O_URL },
 	{ "account-key", required_argument, NULL, O_KEY },
 	{ "sas", required_argument, NULL, O_SAS },
+	{ "auth", required_argument, NULL, O_AUTH },
+	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
+	{ "msi-client-id", required_argument, NULL, O_MSI_ID },
+	{ "ca-file", required_argument, NULL, O_CA_FILE },
 	{ "transport", required_argument, NULL, O_TRANSPORT },
 	{ "device", required_argument, NULL, O_DEVICE },
 	{ "chunk-size", required_argument, NULL, O_CHUNK },
@@ -258,6 +271,53 @@ static int usage_error(const char *msg)
 	return AZB_EUSAGE;
 }
 
+/* A usage error found after the options were read; returns -EINVAL. */
+static int cli_error(struct azb_error *err, const char *msg)
+{
+	size_t n = strlen(msg);
+
+	if (n >= sizeof(err->message))
+		n = sizeof(err->message) - 1;
+	err->code = AZB_EUSAGE;
+	memcpy(err->message, msg, n);
+	err->message[n] = '\0';
+	return -EINVAL;
+}
+
+/* The bearer token: --token-file, else $AZBLOB_BEARER_TOKEN. */
+static int load_token(struct azb_config *cfg, const char *file,
+		      struct azb_error *err)
+{
+	char buf[16384];
+	size_t n;
+	FILE *f;
+	int ret;
+
+	if (!file) {
+		const char *env = getenv("AZBLOB_BEARER_TOKEN");
+
+		if (!env || !*env) {
+			return cli_error(err, "--auth bearer needs --token-file FILE or AZBLOB_BEARER_TOKEN");
+		}
+		return azb_config_set_bearer(cfg, env, err);
+	}
+	f = fopen(file, "re");
+	if (!f) {
+		snprintf(buf, sizeof(buf), "--token-file %s: %s", file,
+			 strerror(errno));
+		return cli_error(err, buf);
+	}
+	n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	if (n == sizeof(buf) - 1) {
+		return cli_error(err, "--token-file: larger than 16 KiB");
+	}
+	buf[n] = '\0';
+	ret = azb_config_set_bearer(cfg, buf, err);
+	explicit_bzero(buf, sizeof(buf));
+	return ret;
+}
+
 int main(int argc, char **argv)
 {
 	struct azb_config cfg;
@@ -266,7 +326,8 @@ int main(int argc, char **argv)
 	struct azb_cond cond = {0};
 	struct progress prog = {0};
 	const char *cs = NULL, *url = NULL, *key = NULL, *sas = NULL;
-	const char *range = NULL, *delim = NULL, *cmd;
+	const char *range = NULL, *delim = NULL, *cmd, *token_file = NULL;
+	int auth = AZB_AUTH_DEFAULT;
 	unsigned int page_size = 0;
 	int json = 0, want_prog = -1, opt, ret = 0, code = 0;
 	uint64_t v, thresh = 0;
@@ -279,6 +340,19 @@ int main(int argc, char **argv)
 		case O_URL: url = optarg; break;
 		case O_KEY: key = optarg; break;
 		case O_SAS: sas = optarg; break;
+		case O_AUTH:
+			if (!strcmp(optarg, "key"))
+				auth = AZB_AUTH_DEFAULT;
+			else if (!strcmp(optarg, "bearer"))
+				auth = AZB_AUTH_BEARER;
+			else if (!strcmp(optarg, "msi"))
+				auth = AZB_AUTH_MSI;
+			else
+				return usage_error("--auth: key, bearer or msi");
+			break;
+		case O_TOKEN_FILE: token_file = optarg; break;
+		case O_MSI_ID: cfg.msi_client_id = optarg; break;
+		case O_CA_FILE: cfg.ca_file = optarg; break;
 		case O_TRANSPORT:
 			if (!strcmp(optarg, "auto"))
 				cfg.transport = AZB_TRANSPORT_AUTO;
@@ -360,6 +434,13 @@ int main(int argc, char **argv)
 		free(cfg.sas);
 		cfg.sas = strdup(sas[0] == '?' ? sas + 1 : sas);
 	}
+	if (!ret && token_file && auth != AZB_AUTH_BEARER)
+		ret = cli_error(&err, "--token-file goes with --auth bearer");
+	if (!ret && cfg.msi_client_id && auth != AZB_AUTH_MSI)
+		ret = cli_error(&err, "--msi-client-id goes with --auth msi");
+	if (!ret && auth == AZB_AUTH_BEARER)
+		ret = load_token(&cfg, token_file, &err);
+	cfg.auth = auth;
 	if (!ret)
 		ret = azb_client_new(&cfg, &c, &err);
 	if (ret) {

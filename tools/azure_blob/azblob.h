@@ -53,6 +53,20 @@ enum azb_transport_kind {
 };
 
 /*
+ * How requests are authorized. DEFAULT: Shared Key when a key is set,
+ * else the SAS, else none. BEARER: cfg->bearer_token (a Microsoft Entra
+ * ID token for https://storage.azure.com/). MSI: a token of the VM's
+ * managed identity from the Instance Metadata Service, refreshed before
+ * it expires. A bearer token is sent over https, to the device, or to a
+ * loopback http endpoint (azblobd) only.
+ */
+enum azb_auth_kind {
+	AZB_AUTH_DEFAULT,
+	AZB_AUTH_BEARER,
+	AZB_AUTH_MSI,
+};
+
+/*
  * A one-line notice the library gives once per client when it falls back
  * (auto to http, io_uring to the ioctl); msg has no trailing newline.
  */
@@ -75,6 +89,11 @@ struct azb_config {
 	int verbose;
 	azb_notice_fn notice;	/* NULL: "azblob: <msg>" on stderr */
 	void *notice_arg;
+	/* added in 0.1.0's second revision: keep at the end */
+	const char *ca_file;	/* https: CA bundle (PEM); NULL: system's */
+	enum azb_auth_kind auth;
+	char *bearer_token;	/* AZB_AUTH_BEARER; azb_config_set_bearer */
+	const char *msi_client_id;	/* user-assigned identity; NULL: the VM's */
 };
 
 /* Details of the last failure, for messages and JSON output. */
@@ -130,6 +149,13 @@ int azb_config_from_url(struct azb_config *cfg, const char *url,
 			struct azb_error *err);
 int azb_config_set_key(struct azb_config *cfg, const char *b64,
 		       struct azb_error *err);
+/*
+ * Copy a bearer token (surrounding blanks and a final newline are
+ * dropped; it must be one line of printable ASCII) and select
+ * AZB_AUTH_BEARER.
+ */
+int azb_config_set_bearer(struct azb_config *cfg, const char *token,
+			  struct azb_error *err);
 
 int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 		   struct azb_error *err);

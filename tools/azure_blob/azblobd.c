@@ -35,12 +35,14 @@ static const char usage_text[] =
 
 static void print_config(const struct azd_config *c)
 {
-	printf("port = %u\nhost = %s\naccount = %s\ndevice = %s\n"
+	printf("port = %u\nhttps_port = %u\ntls_cert = %s\ntls_key = %s\n"
+	       "host = %s\naccount = %s\ndevice = %s\n"
 	       "memory_cap = %llu\npart_size = %zu\nparts_in_flight = %u\n"
 	       "threads = %u\nmax_connections = %u\nidle_timeout = %u\n"
 	       "request_timeout_ms = %u\nring_depth = %u\nlog_level = %d\n"
 	       "max_body = %zu\n",
-	       c->port, c->host, c->account, c->device,
+	       c->port, c->https_port, c->tls_cert, c->tls_key, c->host,
+	       c->account, c->device,
 	       (unsigned long long)c->memory_cap, c->part_size,
 	       c->parts_in_flight, c->threads, c->max_connections,
 	       c->idle_timeout_s, c->request_timeout_ms, c->ring_depth,
@@ -110,6 +112,10 @@ int main(int argc, char **argv)
 		azd_dev_stop();
 		return 1;
 	}
+	if (cfg.https_port)
+		azd_log(AZD_NOTICE,
+			"serving https://127.0.0.1:%u and https://[::1]:%u with %s",
+			cfg.https_port, cfg.https_port, cfg.tls_cert);
 	azd_log(AZD_NOTICE,
 		"serving http://127.0.0.1:%u and http://[::1]:%u as %s through %s; memory cap %llu bytes, at most %zu bytes of body per device request",
 		cfg.port, cfg.port, cfg.host, cfg.device,

@@ -21,6 +21,9 @@
 
 struct azd_config {
 	unsigned int port;		/* on 127.0.0.1 and ::1 */
+	unsigned int https_port;	/* 0: no https */
+	char tls_cert[256];		/* PEM: server certificate (chain) */
+	char tls_key[256];		/* PEM: its private key */
 	char host[256];			/* Host the device gets */
 	char account[64];		/* first label of host */
 	char device[256];

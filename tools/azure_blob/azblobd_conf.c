@@ -109,20 +109,31 @@ static int set_host(struct azd_config *c, const char *v)
 	return 0;
 }
 
+/* an absolute path */
+static int set_path(char *dst, size_t len, const char *v)
+{
+	if (*v != '/' || strlen(v) >= len)
+		return -EINVAL;
+	snprintf(dst, len, "%s", v);
+	return 0;
+}
+
 static int set_key(struct azd_config *c, const char *k, const char *v)
 {
 	uint64_t sz;
 
 	if (!strcmp(k, "port"))
 		return parse_uint(v, 1, 65535, &c->port);
+	if (!strcmp(k, "https_port"))
+		return parse_uint(v, 0, 65535, &c->https_port);
+	if (!strcmp(k, "tls_cert"))
+		return set_path(c->tls_cert, sizeof(c->tls_cert), v);
+	if (!strcmp(k, "tls_key"))
+		return set_path(c->tls_key, sizeof(c->tls_key), v);
 	if (!strcmp(k, "host"))
 		return set_host(c, v);
-	if (!strcmp(k, "device")) {
-		if (*v != '/' || strlen(v) >= sizeof(c->device))
-			return -EINVAL;
-		snprintf(c->device, sizeof(c->device), "%s", v);
-		return 0;
-	}
+	if (!strcmp(k, "device"))
+		return set_path(c->device, sizeof(c->device), v);
 	if (!strcmp(k, "memory_cap")) {
 		if (parse_size(v, &sz))
 			return -EINVAL;
@@ -224,6 +235,24 @@ int azd_config_load(struct azd_config *c, const char *path, char *err,
 		snprintf(err, errlen,
 			 "%s: no 'host' (the account's host name, e.g. host = myaccount.blob.core.windows.net)",
 			 path);
+		return -EINVAL;
+	}
+	if (c->https_port && (!c->tls_cert[0] || !c->tls_key[0])) {
+		snprintf(err, errlen,
+			 "%s: https_port needs tls_cert and tls_key (PEM files: the server certificate and its key)",
+			 path);
+		return -EINVAL;
+	}
+	if (!c->https_port && (c->tls_cert[0] || c->tls_key[0])) {
+		snprintf(err, errlen,
+			 "%s: tls_cert and tls_key are used only with https_port",
+			 path);
+		return -EINVAL;
+	}
+	if (c->https_port && c->https_port == c->port) {
+		snprintf(err, errlen,
+			 "%s: https_port must differ from port (%u)", path,
+			 c->port);
 		return -EINVAL;
 	}
 	/* The largest single request must fit under the cap. */

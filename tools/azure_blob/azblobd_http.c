@@ -47,7 +47,10 @@ struct azd_conn {
 };
 
 static const struct azd_config *cfg;
-static struct MHD_Daemon *daemons[2];
+/* http on 127.0.0.1 and ::1, then https on both when configured */
+#define AZD_NDAEMONS	4
+static struct MHD_Daemon *daemons[AZD_NDAEMONS];
+static char *tls_cert, *tls_key;	/* PEM, read once at start */
 static atomic_uint active;
 static atomic_ullong st_requests, st_denied, st_errors, st_split;
 
@@ -926,16 +929,16 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 
 /* ---- start and stop ---- */
 
-static int listen_on(int family)
+static int listen_on(int family, unsigned int port)
 {
 	struct sockaddr_in a4 = {
 		.sin_family = AF_INET,
-		.sin_port = htons((uint16_t)cfg->port),
+		.sin_port = htons((uint16_t)port),
 		.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
 	};
 	struct sockaddr_in6 a6 = {
 		.sin6_family = AF_INET6,
-		.sin6_port = htons((uint16_t)cfg->port),
+		.sin6_port = htons((uint16_t)port),
 		.sin6_addr = IN6ADDR_LOOPBACK_INIT,
 	};
 	int s, one = 1, e;
@@ -957,15 +960,24 @@ static int listen_on(int family)
 	return s;
 }
 
-static struct MHD_Daemon *start_one(int fd, bool v6)
+static struct MHD_Daemon *start_one(int fd, bool v6, bool tls)
 {
 	/* MHD_USE_SUPPRESS_DATE_NO_CLOCK closes suspended connections */
 	unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL |
 			     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
 			     MHD_USE_TURBO;
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	if (v6)
 		flags |= MHD_USE_IPv6;
+	if (tls)
+		flags |= MHD_USE_TLS;
+	else
+		tls_opts[0].option = MHD_OPTION_END;
 	return MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, NULL,
 		MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
@@ -977,36 +989,114 @@ static struct MHD_Daemon *start_one(int fd, bool v6)
 		MHD_OPTION_URI_LOG_CALLBACK, on_uri, NULL,
 		MHD_OPTION_NOTIFY_CONNECTION, on_connection, NULL,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
+		MHD_OPTION_ARRAY, tls_opts,
 		MHD_OPTION_END);
+}
+
+/* The whole of a PEM file, NUL-terminated, at most 1 MiB. */
+static char *read_pem(const char *path)
+{
+	char *buf = NULL, *nb;
+	size_t len = 0, cap = 0;
+	ssize_t n;
+	int fd, e;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		e = errno;
+		azd_log(AZD_ERR, "cannot open %s: %s", path, strerror(e));
+		return NULL;
+	}
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= 1u << 20) {
+				azd_log(AZD_ERR, "%s: larger than 1 MiB", path);
+				goto fail;
+			}
+			cap = cap ? cap * 2 : 8192;
+			nb = realloc(buf, cap);
+			if (!nb) {
+				azd_log(AZD_ERR, "%s: out of memory", path);
+				goto fail;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			azd_log(AZD_ERR, "cannot read %s: %s", path,
+				strerror(errno));
+			goto fail;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	if (!strstr(buf, "-----BEGIN ")) {
+		azd_log(AZD_ERR, "%s: not a PEM file", path);
+		free(buf);
+		return NULL;
+	}
+	return buf;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+/*
+ * One listener: slot 0/1 http on 127.0.0.1/::1, 2/3 https. Without
+ * 127.0.0.1 the daemon does not start; ::1 may be missing (a kernel or
+ * namespace without IPv6).
+ */
+static int start_addr(unsigned int slot)
+{
+	bool v6 = slot & 1, tls = slot >= 2;
+	unsigned int port = tls ? cfg->https_port : cfg->port;
+	const char *addr = v6 ? "[::1]" : "127.0.0.1";
+	const char *proto = tls ? "https" : "http";
+	int fd;
+
+	fd = listen_on(v6 ? AF_INET6 : AF_INET, port);
+	if (fd < 0) {
+		azd_log(v6 ? AZD_WARNING : AZD_ERR,
+			"cannot listen on %s:%u (%s): %s", addr, port, proto,
+			strerror(-fd));
+		return v6 ? 0 : fd;
+	}
+	daemons[slot] = start_one(fd, v6, tls);
+	if (!daemons[slot]) {
+		close(fd);
+		azd_log(v6 ? AZD_WARNING : AZD_ERR,
+			"cannot start the %s server on %s%s", proto, addr,
+			tls ? " (certificate and key do not match, or unreadable)" : "");
+		return v6 ? 0 : -EIO;
+	}
+	return 0;
 }
 
 int azd_http_start(const struct azd_config *c)
 {
-	int fd4, fd6;
+	unsigned int slot, nslots = 2;
+	int ret;
 
 	cfg = c;
-	fd4 = listen_on(AF_INET);
-	if (fd4 < 0) {
-		azd_log(AZD_ERR, "cannot listen on 127.0.0.1:%u: %s", c->port,
-			strerror(-fd4));
-		return fd4;
+	if (c->https_port) {
+		tls_cert = read_pem(c->tls_cert);
+		tls_key = tls_cert ? read_pem(c->tls_key) : NULL;
+		if (!tls_key)
+			return -EINVAL;
+		nslots = 4;
 	}
-	daemons[0] = start_one(fd4, false);
-	if (!daemons[0]) {
-		close(fd4);
-		azd_log(AZD_ERR, "cannot start the HTTP server on 127.0.0.1");
-		return -EIO;
-	}
-	fd6 = listen_on(AF_INET6);
-	if (fd6 < 0) {
-		azd_log(AZD_WARNING, "not listening on [::1]:%u: %s", c->port,
-			strerror(-fd6));
-		return 0;
-	}
-	daemons[1] = start_one(fd6, true);
-	if (!daemons[1]) {
-		close(fd6);
-		azd_log(AZD_WARNING, "cannot start the HTTP server on [::1]");
+	for (slot = 0; slot < nslots; slot++) {
+		ret = start_addr(slot);
+		if (ret) {
+			azd_http_stop();
+			return ret;
+		}
 	}
 	return 0;
 }
@@ -1016,7 +1106,7 @@ void azd_http_quiesce(void)
 	MHD_socket s;
 	int i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < AZD_NDAEMONS; i++) {
 		if (!daemons[i])
 			continue;
 		s = MHD_quiesce_daemon(daemons[i]);
@@ -1034,11 +1124,16 @@ void azd_http_stop(void)
 {
 	int i;
 
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < AZD_NDAEMONS; i++) {
 		if (daemons[i])
 			MHD_stop_daemon(daemons[i]);
 		daemons[i] = NULL;
 	}
+	if (tls_key)
+		explicit_bzero(tls_key, strlen(tls_key));
+	free(tls_key);
+	free(tls_cert);
+	tls_key = tls_cert = NULL;
 }
 
 void azd_http_log_stats(void)

@@ -35,7 +35,15 @@ struct azb_client {
 	char *host;
 	azb_progress_fn progress;
 	void *parg;
+	struct azb_token *tok;	/* bearer or managed identity; or NULL */
 };
+
+/* localhost, 127.0.0.0/8, [::1]: a loopback endpoint (azblobd's) */
+static bool loopback_host(const char *h)
+{
+	return !azb_ascii_ncasecmp(h, "localhost", 9) ? !h[9] || h[9] == ':' :
+	       !strncmp(h, "127.", 4) || !strncmp(h, "[::1]", 5);
+}
 
 /* ---- client ---- */
 
@@ -109,6 +117,8 @@ int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 	c->cfg.endpoint = azb_xstrdup(cfg->endpoint);
 	c->cfg.account = azb_xstrdup(cfg->account);
 	c->cfg.sas = cfg->sas ? azb_xstrdup(cfg->sas) : NULL;
+	c->cfg.bearer_token = cfg->bearer_token ?
+			      azb_xstrdup(cfg->bearer_token) : NULL;
 	if (!c->cfg.parallel)
 		c->cfg.parallel = 1;
 	if (c->cfg.put_threshold > c->cfg.chunk_size)
@@ -117,6 +127,10 @@ int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 	p = strchr(h, '/');
 	c->host = p ? strndup(h, p - h) : azb_xstrdup(h);
 	c->endpoint_path = azb_xstrdup(p ? p : "");
+	if (azb_token_new(&c->cfg, &c->tok, err)) {
+		azb_client_free(c);
+		return -EINVAL;
+	}
 
 	if (kind == AZB_TRANSPORT_AUTO) {
 		path = azb_device_path(&c->cfg);
@@ -137,6 +151,18 @@ int azb_client_new(const struct azb_config *cfg, struct azb_client **out,
 			azb_notice(&c->cfg, "%s; using the http transport (azblob doctor tells why)",
 				   a.why);
 		kind = a.kind;
+	}
+	if (c->tok && kind == AZB_TRANSPORT_HTTP &&
+	    azb_ascii_ncasecmp(c->cfg.endpoint, "https://", 8) &&
+	    !loopback_host(c->host)) {
+		azb_seterr(err, AZB_EUSAGE,
+			   "a bearer token is sent over https only (or to a loopback endpoint such as azblobd's): %s",
+			   c->cfg.endpoint);
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		azb_client_free(c);
+		return -EINVAL;
 	}
 	if (kind == AZB_TRANSPORT_DEVICE) {
 		/* 8192 pages per request, minus head and response pages */
@@ -182,6 +208,7 @@ void azb_client_free(struct azb_client *c)
 		c->t->destroy(c->t);
 	free(c->host);
 	free(c->endpoint_path);
+	azb_token_free(c->tok);
 	azb_config_free(&c->cfg);
 	free(c);
 }
@@ -226,9 +253,13 @@ static void req_cond(struct azb_request *r, const struct azb_cond *cond)
 		azb_req_header(r, "If-None-Match", cond->if_none_match);
 }
 
-/* Date, Content-Length, credentials; then the head. Run per attempt. */
+/*
+ * Date, Content-Length, credentials; then the head. Run per attempt.
+ * Fails only when a bearer token cannot be had (err set).
+ */
 static int req_finish(struct azb_client *c, struct azb_request *r,
-		      size_t body_len, struct azb_str *head)
+		      size_t body_len, struct azb_str *head,
+		      struct azb_error *err)
 {
 	struct azb_str q = {0}, authz = {0};
 	char date[64];
@@ -243,7 +274,15 @@ static int req_finish(struct azb_client *c, struct azb_request *r,
 		azb_req_header(r, "Content-Length", n);
 	}
 	head->len = 0;
-	if (c->cfg.key_len) {
+	if (c->tok) {
+		ret = azb_token_authz(c->tok, &authz, err);
+		if (ret)
+			return ret;
+		azb_req_header(r, "Authorization", authz.p);
+		explicit_bzero(authz.p, authz.len);
+		azb_str_free(&authz);
+		azb_req_head(r, head);
+	} else if (c->cfg.key_len) {
 		ret = azb_sharedkey_sign(r, c->cfg.account, c->endpoint_path,
 					 c->cfg.key, c->cfg.key_len, &authz);
 		if (ret)
@@ -373,9 +412,10 @@ retry:
 }
 
 /* Turn a final non-success HTTP answer into an error. */
-static int http_error(struct azb_xfer *x, const struct azb_response *resp,
-		      struct azb_error *err)
+static int http_error(struct azb_client *c, struct azb_xfer *x,
+		      const struct azb_response *resp, struct azb_error *err)
 {
+	char hint[200] = "";
 	const char *ec = azb_resp_get(resp, "x-ms-error-code");
 	char xcode[96] = "", xmsg[200] = "";
 	int code;
@@ -397,9 +437,14 @@ static int http_error(struct azb_xfer *x, const struct azb_response *resp,
 		err->http_status = resp->status;
 		snprintf(err->error_code, sizeof(err->error_code), "%s", ec);
 	}
-	azb_seterr(err, code, "HTTP %d %s%s%s%s", resp->status,
+	if (c->tok && code == AZB_EAUTH) {
+		hint[0] = ';';
+		hint[1] = ' ';
+		azb_token_describe(c->tok, hint + 2, sizeof(hint) - 2);
+	}
+	azb_seterr(err, code, "HTTP %d %s%s%s%s%s", resp->status,
 		   xmsg[0] ? xmsg : resp->reason, ec[0] ? " (" : "", ec,
-		   ec[0] ? ")" : "");
+		   ec[0] ? ")" : "", hint);
 	return -code;
 }
 
@@ -430,9 +475,12 @@ static int run_call(struct azb_client *c, struct call *k,
 	int ret;
 
 	for (;;) {
-		ret = req_finish(c, &k->req, k->body_len, &head);
+		ret = req_finish(c, &k->req, k->body_len, &head, err);
 		if (ret) {
-			azb_seterr(err, AZB_EUSAGE, "cannot sign the request");
+			if (!err || !err->code)
+				azb_seterr(err, AZB_EUSAGE,
+					   "cannot sign the request");
+			ret = -(err && err->code ? err->code : AZB_EUSAGE);
 			break;
 		}
 		memset(x, 0, offsetof(struct azb_xfer, resp));
@@ -479,7 +527,7 @@ static int run_call(struct azb_client *c, struct call *k,
 			continue;
 		}
 		if (k->resp.status >= 300) {
-			ret = http_error(x, &k->resp, err);
+			ret = http_error(c, x, &k->resp, err);
 			break;
 		}
 		if (x->overflow) {
@@ -679,14 +727,21 @@ static void engine_free(struct engine *e)
 	free(e->slots);
 }
 
+/* The code of a failed slot_submit(): a token's failure, or transport. */
+static int submit_code(const struct azb_error *err)
+{
+	return err && err->code ? err->code : AZB_ETRANSPORT;
+}
+
 static int slot_submit(struct engine *e, struct slot *s, bool upload,
 		       bool sync, struct azb_error *err)
 {
 	struct azb_client *c = e->c;
 	struct azb_xfer *x = s->x;
 
-	if (req_finish(c, &s->req, upload ? s->len : 0, &s->head)) {
-		azb_seterr(err, AZB_EUSAGE, "cannot sign the request");
+	if (req_finish(c, &s->req, upload ? s->len : 0, &s->head, err)) {
+		if (!err || !err->code)
+			azb_seterr(err, AZB_EUSAGE, "cannot sign the request");
 		return -EINVAL;
 	}
 	memset(x, 0, offsetof(struct azb_xfer, resp));
@@ -735,7 +790,7 @@ static struct slot *engine_reap(struct engine *e, bool upload, int want1,
 		s->attempt++;
 		sleep_ms(delay);
 		if (slot_submit(e, s, upload, false, err))
-			e->fail = AZB_ETRANSPORT;
+			e->fail = submit_code(err);
 		return NULL;
 	case JUDGE_FAIL:
 		e->fail = AZB_ETRANSPORT;
@@ -743,7 +798,7 @@ static struct slot *engine_reap(struct engine *e, bool upload, int want1,
 		return NULL;
 	}
 	if (resp.status != want1 && resp.status != want2) {
-		e->fail = -http_error(x, &resp, err);
+		e->fail = -http_error(e->c, x, &resp, err);
 		s->state = SLOT_FREE;
 		azb_response_free(&resp);
 		return NULL;
@@ -884,7 +939,7 @@ int azb_blob_get(struct azb_client *c, const char *container,
 					       "true");
 			if (slot_submit(&e, s, false, nchunks == 1 || par == 1,
 					err)) {
-				e.fail = AZB_ETRANSPORT;
+				e.fail = submit_code(err);
 				break;
 			}
 			next_sub++;
@@ -1066,7 +1121,7 @@ int azb_blob_put(struct azb_client *c, const char *container,
 			azb_md5_b64(s->buf, s->len, md5);
 			azb_req_header(&s->req, "Content-MD5", md5);
 			if (slot_submit(&e, s, true, false, err))
-				e.fail = AZB_ETRANSPORT;
+				e.fail = submit_code(err);
 		}
 		if (e.fail || !c->t->inflight)
 			break;

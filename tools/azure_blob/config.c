@@ -27,8 +27,11 @@ void azb_config_free(struct azb_config *cfg)
 	free(cfg->endpoint);
 	free(cfg->account);
 	free(cfg->sas);
+	if (cfg->bearer_token)
+		explicit_bzero(cfg->bearer_token, strlen(cfg->bearer_token));
+	free(cfg->bearer_token);
 	memset(cfg->key, 0, sizeof(cfg->key));
-	cfg->endpoint = cfg->account = cfg->sas = NULL;
+	cfg->endpoint = cfg->account = cfg->sas = cfg->bearer_token = NULL;
 	cfg->key_len = 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <limits.h>
+#include <time.h>
 #include <sys/types.h>
 #include "azblob.h"
 
@@ -42,6 +43,22 @@ void *azb_xmalloc(size_t n);
 char *azb_xstrdup(const char *s);
 void azb_seterr(struct azb_error *err, int code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ---- bearer tokens (auth.c) ---- */
+struct azb_token;
+/* *out stays NULL for AZB_AUTH_DEFAULT */
+int azb_token_new(const struct azb_config *cfg, struct azb_token **out,
+		  struct azb_error *err);
+void azb_token_free(struct azb_token *t);
+/* authz = "Bearer <token>", the token fetched or refreshed when due */
+int azb_token_authz(struct azb_token *t, struct azb_str *authz,
+		    struct azb_error *err);
+unsigned int azb_token_fetches(struct azb_token *t);
+void azb_token_describe(struct azb_token *t, char *buf, size_t len);
+time_t azb_jwt_exp(const char *token);
+/* The IMDS token answer: access_token and its expiry. */
+int azb_imds_parse(const char *body, size_t len, time_t now, char **token,
+		   time_t *expires, char *why, size_t whylen);
 
 /* base64 / digests via libcrypto */
 char *azb_b64_encode(const void *data, size_t len);

@@ -19,6 +19,7 @@
 struct http_transport {
 	struct azb_transport t;
 	char *endpoint;
+	char *ca_file;		/* CURLOPT_CAINFO, or NULL: the system's */
 	CURLM *multi;
 	CURL **pool;		/* idle easy handles (keep their connections) */
 	unsigned int npool;
@@ -123,6 +124,8 @@ static int http_submit(struct azb_transport *t, struct azb_xfer *x)
 	curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)x->timeout_ms);
 	curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
 	curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
+	if (h->ca_file)
+		curl_easy_setopt(e, CURLOPT_CAINFO, h->ca_file);
 	if (x->is_head) {
 		curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
 	} else {
@@ -208,6 +211,7 @@ static void http_destroy(struct azb_transport *t)
 	free(h->pool);
 	free(h->done);
 	free(h->endpoint);
+	free(h->ca_file);
 	free(h);
 }
 
@@ -228,6 +232,7 @@ struct azb_transport *azb_transport_http_new(const struct azb_config *cfg,
 	h->t.destroy = http_destroy;
 	h->t.depth = depth;
 	h->endpoint = azb_xstrdup(cfg->endpoint);
+	h->ca_file = cfg->ca_file ? azb_xstrdup(cfg->ca_file) : NULL;
 	h->multi = curl_multi_init();
 	h->pool = azb_xmalloc(sizeof(*h->pool) * (depth + 1));
 	h->done = azb_xmalloc(sizeof(*h->done) * (depth + 1));

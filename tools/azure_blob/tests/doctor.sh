@@ -71,6 +71,13 @@ if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
 	exit 0
 fi
 
+# "nobody" runs copies in $WORK: the checkout may sit where it cannot reach
+# (a home directory of mode 0700, /root on a fresh machine).
+mkdir -p "$WORK/bin"
+cp -P "$AZ" "$AZS" "$OUT"/libazblob.so* "$WORK/bin/"
+AZ=$WORK/bin/azblob
+AZS=$WORK/bin/azblob-static
+
 # --- fake hosts -----------------------------------------------------------------
 ROOT=$WORK/root
 BLOB=$ROOT/sys/bus/vmbus/devices/6f2a3c1e-57d0-4b7a-9a1e-0c3d5e7f9b21

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: MIT
 #
 # End-to-end tests of azblob against Azurite over the http transport (TAP).
-# Installs azurite@3.35.0 into build/azurite (cached), starts the blob
-# service on 127.0.0.1:10000 (in memory, silent) and always stops it.
+# Starts Azurite's blob service on 127.0.0.1:10000 (in memory, silent)
+# through the rig's azurite.sh, which installs Node.js from apt and
+# azurite@3.35.0 into build/azurite when missing, and always stops it.
 #
 #   e2e.sh BUILD_DIR
 #   AZBLOB_E2E_RSS=0   skip the 1 GiB peak-RSS measurement
@@ -13,89 +14,35 @@
 set -u
 OUT=${1:?usage: e2e.sh BUILD_DIR}
 TOP=$(cd "$(dirname "$0")/../../.." && pwd)
-AZ_DIR=$TOP/build/azurite
-AZ_VERSION=3.35.0
+AZURITE=$TOP/tools/testing/azure_blob/e2e/azurite.sh
 PORT=${AZBLOB_E2E_PORT:-}
 AZBLOB=$OUT/azblob
 RESULTS=$TOP/build/results
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 WORK=$(mktemp -d /tmp/azblob-e2e.XXXXXX)
-AZ_PID=
-N=0
 
 cleanup() {
 	[ -n "${FP_PID:-}" ] && kill "$FP_PID" 2>/dev/null
-	if [ -n "$AZ_PID" ]; then
-		kill "$AZ_PID" 2>/dev/null
-		wait "$AZ_PID" 2>/dev/null
-	fi
+	"$AZURITE" stop "$WORK/az"
 	rm -rf "$WORK"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
+# shellcheck source=tap.sh
+. "$TOP/tools/azure_blob/tests/tap.sh"
 
-ok() { N=$((N + 1)); echo "ok $N - $*"; }
-nok() { N=$((N + 1)); echo "not ok $N - $*"; }
-skip() { N=$((N + 1)); echo "ok $N - $1 # SKIP $2"; }
-bail() { echo "Bail out! $*"; echo "1..$N"; exit 1; }
 
-# check DESCRIPTION EXPECTED_EXIT [STDERR_PATTERN] -- azblob args...
-# Runs azblob; stdout in $WORK/out, stderr in $WORK/err.
-check() {
-	local desc=$1 want=$2 pat=$3 rc
-	shift 4
-	"$AZBLOB" "$@" >"$WORK/out" 2>"$WORK/err"
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		nok "$desc (exit $rc, want $want): $(head -c 300 "$WORK/err")"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -q -- "$pat" "$WORK/err" "$WORK/out"; then
-		nok "$desc (no '$pat' in output): $(head -c 300 "$WORK/err")"
-		return 1
-	fi
-	ok "$desc"
-}
-
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 md5b64() { openssl dgst -md5 -binary "$1" | openssl base64 -A; }
 
 # --- Azurite ---------------------------------------------------------------
-command -v node >/dev/null || bail "node is not installed"
-if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
-	bail "Node.js >= 20 required"
-fi
-if [ "$(node -p "require('$AZ_DIR/node_modules/azurite/package.json').version" 2>/dev/null)" != "$AZ_VERSION" ]; then
-	mkdir -p "$AZ_DIR"
-	echo "# installing azurite@$AZ_VERSION into $AZ_DIR"
-	(cd "$AZ_DIR" && npm install --no-audit --no-fund --loglevel=error \
-		"azurite@$AZ_VERSION" >&2) || bail "npm install azurite failed"
-fi
 port_busy() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 # Azurite's own port when free (the connection string shortcut is tested
-# then), else the first free one from 10200 up.
-if [ -z "$PORT" ]; then
-	PORT=10000
-	if port_busy $PORT; then
-		PORT=10200
-		while port_busy $PORT; do PORT=$((PORT + 1)); done
-	fi
-fi
-if port_busy "$PORT"; then
+# then), else the first free one azurite.sh finds.
+if [ -n "$PORT" ] && port_busy "$PORT"; then
 	bail "127.0.0.1:$PORT is already in use (set AZBLOB_E2E_PORT)"
 fi
-node "$AZ_DIR/node_modules/azurite/dist/src/blob/main.js" \
-	--blobHost 127.0.0.1 --blobPort "$PORT" --inMemoryPersistence \
-	--skipApiVersionCheck --disableTelemetry --silent \
-	>"$WORK/azurite.log" 2>&1 &
-AZ_PID=$!
-for _ in $(seq 1 60); do
-	(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break
-	kill -0 "$AZ_PID" 2>/dev/null || bail "azurite exited: $(cat "$WORK/azurite.log")"
-	sleep 0.25
-done
-(exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null || bail "azurite did not start"
-echo "# azurite $AZ_VERSION pid $AZ_PID on 127.0.0.1:$PORT"
+PORT=$("$AZURITE" start "$WORK/az" "$PORT") || bail "azurite did not start"
+echo "# azurite pid $(cat "$WORK/az/azurite.pid") on 127.0.0.1:$PORT"
 
 if [ "$PORT" = 10000 ]; then
 	export AZURE_STORAGE_CONNECTION_STRING="UseDevelopmentStorage=true"

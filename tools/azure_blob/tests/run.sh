@@ -16,7 +16,7 @@ LOG=$RESULTS/client.tap
 : >"$LOG"
 
 pass=0 fail=0 skipped=0
-for suite in unit doctor e2e; do
+for suite in unit doctor e2e auth; do
 	echo "# --- $suite"
 	"$HERE/$suite.sh" "$OUT" >"$RESULTS/client-$suite.tap" 2>&1
 	rc=$?

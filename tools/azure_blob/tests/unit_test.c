@@ -528,6 +528,66 @@ static void test_locale(void)
 	test_locale_ascii(name ? name : "?");
 }
 
+/* IMDS answers and JWT exp claims (auth.c). */
+static void test_tokens(void)
+{
+	static const char ok_str[] =
+		"{\"access_token\":\"eyJ0.eyJ1.c2ln\",\"expires_in\":\"86399\","
+		"\"expires_on\":\"1800000000\",\"token_type\":\"Bearer\"}";
+	static const char ok_num[] =
+		"{\"access_token\":\"t\",\"expires_in\":3600}";
+	static const char no_tok[] = "{\"expires_in\":\"3600\"}";
+	static const char no_exp[] = "{\"access_token\":\"t\"}";
+	static const char bad_exp[] =
+		"{\"access_token\":\"t\",\"expires_on\":\"soon\"}";
+	/* {"alg":"none"} . {"exp":1700000000,"aud":"x"} . sig */
+	static const char jwt[] =
+		"eyJhbGciOiJub25lIn0.eyJleHAiOjE3MDAwMDAwMDAsImF1ZCI6IngifQ.c2ln";
+	struct azb_config cfg;
+	struct azb_error err = {0};
+	char *tok, why[128];
+	time_t exp;
+	int ret;
+
+	ret = azb_imds_parse(ok_str, strlen(ok_str), 1000, &tok, &exp, why,
+			     sizeof(why));
+	CHECK(!ret && !strcmp(tok, "eyJ0.eyJ1.c2ln") && exp == 1800000000,
+	      "imds: access_token, expires_on as a string wins");
+	free(tok);
+	ret = azb_imds_parse(ok_num, strlen(ok_num), 1000, &tok, &exp, why,
+			     sizeof(why));
+	CHECK(!ret && exp == 4600, "imds: expires_in as a number, from now");
+	free(tok);
+	CHECK(azb_imds_parse(no_tok, strlen(no_tok), 0, &tok, &exp, why,
+			     sizeof(why)) && !tok && strstr(why, "access_token"),
+	      "imds: no access_token is an error (%s)", why);
+	CHECK(azb_imds_parse(no_exp, strlen(no_exp), 0, &tok, &exp, why,
+			     sizeof(why)) && !tok && strstr(why, "expires"),
+	      "imds: no expiry is an error (%s)", why);
+	CHECK(azb_imds_parse(bad_exp, strlen(bad_exp), 0, &tok, &exp, why,
+			     sizeof(why)) && !tok,
+	      "imds: a non-numeric expires_on is an error");
+	CHECK(azb_imds_parse("{\"access", 9, 0, &tok, &exp, why,
+			     sizeof(why)) && !tok,
+	      "imds: truncated JSON is an error");
+	CHECK(azb_jwt_exp(jwt) == 1700000000, "jwt: exp claim read");
+	CHECK(azb_jwt_exp("not-a-jwt") == 0 && azb_jwt_exp("a.b.c") == 0,
+	      "jwt: no exp for a malformed token");
+
+	azb_config_init(&cfg);
+	CHECK(!azb_config_set_bearer(&cfg, "  abc.def \n", &err) &&
+	      !strcmp(cfg.bearer_token, "abc.def") &&
+	      cfg.auth == AZB_AUTH_BEARER,
+	      "bearer: blanks and newline trimmed, auth set");
+	CHECK(azb_config_set_bearer(&cfg, "a b", &err) == -EINVAL &&
+	      err.code == AZB_EUSAGE && !strcmp(cfg.bearer_token, "abc.def"),
+	      "bearer: an inner blank is refused, the old token kept");
+	CHECK(azb_config_set_bearer(&cfg, "\n", &err) == -EINVAL,
+	      "bearer: an empty token is refused");
+	azb_config_free(&cfg);
+	CHECK(!cfg.bearer_token, "bearer: freed with the configuration");
+}
+
 int main(int argc, char **argv)
 {
 	if (argc == 3)
@@ -542,6 +602,7 @@ int main(int argc, char **argv)
 	test_xml();
 	test_config();
 	test_http_reap();
+	test_tokens();
 	printf("1..%d\n", tests);
 	return failed ? 1 : 0;
 }

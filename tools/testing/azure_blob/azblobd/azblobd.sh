@@ -117,9 +117,17 @@ done | sort -u | while read -r lib; do
 done
 [ -e "$P/lib/ld-linux-x86-64.so.2" ] || bail "no dynamic loader among the libraries"
 install -m 0755 "$HERE/guest-run.sh" "$P/run"
+install -m 0644 "$RIG/e2e/guest-lib.sh" "$P/guest-lib.sh"
+# https: a CA for the suite, azblobd's certificate for the loopback names,
+# and a second CA that did not sign it
+"$RIG/scripts/local-ca.sh" "$OUT/ca" localhost IP:127.0.0.1 IP:::1 ||
+	bail "local-ca.sh failed"
+"$RIG/scripts/local-ca.sh" "$OUT/other-ca" other.invalid || bail "local-ca.sh failed"
+cp "$OUT/ca/ca.pem" "$OUT/ca/server.pem" "$OUT/ca/server.key" "$P/"
+cp "$OUT/other-ca/ca.pem" "$P/other-ca.pem"
 mkdir -p "$P/modules"
 cp "$MODS/inet_diag.ko" "$MODS/tcp_diag.ko" "$P/modules/"
-printf 'KEY=%s\nSAS=%s\nPORT=%s\n' "$KEY" "'$SAS'" 10180 >"$P/env"
+printf 'KEY=%s\nSAS=%s\nPORT=%s\nHTTPS_PORT=%s\n' "$KEY" "'$SAS'" 10180 10443 >"$P/env"
 echo "# payload: $(du -sh "$P" | cut -f1) ($(find "$P/lib" -type f | wc -l) libraries)"
 rm -f "$OUT/vsp.log"	# the VSP appends
 echo "# booting the guest (1 GiB RAM), VSP backend http -> 127.0.0.1:$PORT, Host from the request"

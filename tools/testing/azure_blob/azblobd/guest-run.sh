@@ -8,7 +8,9 @@
 # are its clients, as users who may and may not use the device.
 # Prints TAP lines and, for the host half, "# GSHA <blob> <sha256>
 # <size>", "# GJSON <name> <json>" and "# GCOUNT <name> <n>". ./env gives
-# KEY, SAS (for container azd) and PORT (azblobd's).
+# KEY, SAS (for container azd), PORT and HTTPS_PORT (azblobd's); ca.pem,
+# server.pem and server.key are the suite's CA and azblobd's certificate,
+# other-ca.pem a CA that did not sign it.
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -17,19 +19,12 @@
 # is an if-then-else here.
 # shellcheck disable=SC2086,SC2015
 
-cd /opt/azure_blob || exit 1
-# shellcheck source=/dev/null
-. ./env
-T=/tmp
-N=0
+# shellcheck source=SCRIPTDIR/../e2e/guest-lib.sh
+. /opt/azure_blob/guest-lib.sh
 C=azd
 DEV=/sys/class/misc/azure_blob
-CTL=/sys/kernel/debug/vmbus_emu/host
 EP=http://127.0.0.1:$PORT
 
-ok() { N=$((N + 1)); echo "ok $N - guest: $*"; }
-nok() { N=$((N + 1)); echo "not ok $N - guest: $*"; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 now_ms() { sed 's/^\([0-9]*\)\.\([0-9]*\).*/\1\20/' /proc/uptime; }
 submitted() { cat $DEV/submitted; }
 
@@ -52,6 +47,9 @@ ln -sf /opt/azure_blob/lib/ld-linux-x86-64.so.2 /lib64/ld-linux-x86-64.so.2
 export LD_LIBRARY_PATH=/opt/azure_blob/lib
 chgrp 990 /dev/azure_blob
 chmod 0660 /dev/azure_blob
+# azblobd's key: readable by azblobd only
+chown 990:990 server.key
+chmod 0400 server.key
 # files the clients write themselves, one directory per user
 W=/tmp/w1 W2=/tmp/w2 O=/tmp/w1/out
 mkdir -p $W $W2
@@ -70,27 +68,15 @@ export AZURE_STORAGE_CONNECTION_STRING="BlobEndpoint=$EP;AccountName=devstoreacc
 AZ="$AS_USER ./azblob --transport http --no-progress"
 AZSAS="$AS_USER ./azblob --transport http --no-progress --account-url $EP --sas $SAS"
 
-# check DESC WANT_EXIT PATTERN -- command...
-check() {
-	desc=$1 want=$2 pat=$3
-	shift 4
-	"$@" >$T/out 2>$T/err
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		nok "$desc (exit $rc, want $want): $(head -c 400 $T/err)"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -q -- "$pat" $T/err $T/out; then
-		nok "$desc (no '$pat' in the output): $(head -c 400 $T/err $T/out)"
-		return 1
-	fi
-	ok "$desc"
-}
+check() { run_check "$@"; }
 
 # --- start azblobd as its own user in group azblob --------------------------
 cat >/etc/azblobd.conf <<EOF
 # the suite's configuration
 port = $PORT
+https_port = $HTTPS_PORT
+tls_cert = /opt/azure_blob/server.pem
+tls_key = /opt/azure_blob/server.key
 host = devstoreaccount1.blob.core.windows.net
 memory_cap = 160M
 part_size = 8M
@@ -114,6 +100,8 @@ badconf "an unknown key" "bad.conf:2: unknown key 'prot'" "host = a.blob.core.wi
 badconf "no host" "no 'host'" "port = 10180"
 badconf "a bad port" "bad value '70000' for port" "host = a.blob.core.windows.net" "port = 70000"
 badconf "a cap below one request" "below one full request" "host = a.blob.core.windows.net" "memory_cap = 1M"
+badconf "https_port without a certificate" "https_port needs tls_cert and tls_key" "host = a.blob.core.windows.net" "https_port = 10443"
+badconf "https on the http port" "https_port must differ from port" "host = a.blob.core.windows.net" "port = 10443" "https_port = 10443" "tls_cert = /a" "tls_key = /b"
 ./azblobd --config /etc/azblobd.conf --check >$T/out 2>&1 &&
 	grep -q '^max_body = 33529856$' $T/out && grep -q '^account = devstoreaccount1$' $T/out &&
 	ok "azblobd --check: account devstoreaccount1, at most 33529856 bytes of body per device request" ||
@@ -137,6 +125,9 @@ grep -q '^READY=1$' $T/notify.out && ok "azblobd tells \$NOTIFY_SOCKET READY=1 (
 grep -q "serving http://127.0.0.1:$PORT and http://\[::1\]:$PORT" $T/azblobd.log &&
 	ok "azblobd serves both loopback addresses" ||
 	nok "azblobd's start line: $(head -n 3 $T/azblobd.log)"
+grep -q "serving https://127.0.0.1:$HTTPS_PORT and https://\[::1\]:$HTTPS_PORT" $T/azblobd.log &&
+	ok "azblobd serves https on both loopback addresses (port $HTTPS_PORT)" ||
+	nok "azblobd's https start line: $(head -n 3 $T/azblobd.log)"
 
 # --- round trips with azblob's http transport (Shared Key) ---------------------
 check "mb of a new container through azblobd" 0 "" -- $AZ mb $C-new
@@ -238,6 +229,46 @@ else
 	nok "Shared Key 20 MiB read: $(head -c 300 $T/err)"
 fi
 rm -f $O $T/in-twenty
+
+# --- https with the suite's CA ---------------------------------------------------
+# the transfers retry as clients do (a loaded TCG guest may miss the 10 s
+# connect timeout once); the refusals below must fail at once
+AZTLS="$AS_USER ./azblob --transport http --no-progress --retries 0"
+AZTLS_R="$AS_USER ./azblob --transport http --no-progress -v"
+CS_TLS="BlobEndpoint=https://127.0.0.1:$HTTPS_PORT;AccountName=devstoreaccount1;AccountKey=$KEY"
+head -c $((5 * 1048576 + 7)) /dev/urandom >$T/in-tls
+rm -f $O
+t0=$(now_ms)
+if $AZTLS_R --connection-string "$CS_TLS" --ca-file ./ca.pem put $T/in-tls $C/tls 2>$T/err &&
+   $AZTLS_R --connection-string "$CS_TLS" --ca-file ./ca.pem get $C/tls $O 2>>$T/err &&
+   cmp -s $O $T/in-tls; then
+	ok "https://127.0.0.1:$HTTPS_PORT, trusting the suite's CA: 5 MiB round trip (Shared Key), byte-exact ($(($(now_ms) - t0)) ms, $(grep -c retry $T/err) retries)"
+else
+	nok "https round trip: $(head -c 300 $T/err)"
+fi
+echo "# GSHA tls $(sha $T/in-tls) $(stat -c %s $T/in-tls)"
+rm -f $O
+if $AZTLS_R --connection-string "BlobEndpoint=https://[::1]:$HTTPS_PORT;AccountName=devstoreaccount1;AccountKey=$KEY" \
+	--ca-file ./ca.pem get $C/tls $O 2>$T/err && cmp -s $O $T/in-tls; then
+	ok "https://[::1]:$HTTPS_PORT: the same blob, byte-exact"
+else
+	nok "https over ::1: $(head -c 300 $T/err)"
+fi
+rm -f $O
+if $AZTLS_R --account-url "https://127.0.0.1:$HTTPS_PORT" --sas "$SAS" --ca-file ./ca.pem \
+	--chunk-size 64M --parallel 1 get $C/big $O 2>$T/err && cmp -s $O $T/in-big; then
+	ok "https: the 64 MiB SAS read, split by azblobd, byte-exact"
+else
+	nok "https split read: $(head -c 300 $T/err)"
+fi
+rm -f $O
+check "https without the CA (no system store here): verification fails, exit 9" 9 "certificate" -- \
+	$AZTLS --connection-string "$CS_TLS" stat $C/tls
+check "https trusting another CA: verification fails, exit 9" 9 "certificate" -- \
+	$AZTLS --connection-string "$CS_TLS" --ca-file ./other-ca.pem stat $C/tls
+check "plain http to the https port: no answer azblob can read, exit 9" 9 "" -- \
+	$AZTLS --connection-string "BlobEndpoint=http://127.0.0.1:$HTTPS_PORT;AccountName=devstoreaccount1;AccountKey=$KEY" stat $C/tls
+rm -f $T/in-tls
 
 # --- errors, as the blob service gives them ------------------------------------
 $AZ --json stat $C/nope >$T/j 2>/dev/null

@@ -31,6 +31,8 @@ set -u -o pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 rig=$(cd "$here/.." && pwd)
+# shellcheck source=SCRIPTDIR/payload-lib.sh
+. "$here/payload-lib.sh"
 
 # ---- inside the namespace: Azurite, the listener, the guest ------------------
 work='' lpid=''
@@ -121,8 +123,8 @@ finish() {
 bail() { nok "$*"; finish; }
 
 t0=$(date +%s)
-entry=$("$here/build-image.sh" | tail -n 1)
-[ -d "${entry:-/nonexistent}" ] || bail "the Debian image did not build"
+dvm_image || bail "the Debian image did not build"
+entry=$DVM_ENTRY
 echo "# image $entry ($(( $(date +%s) - t0 )) s): $(tail -n 1 "$entry/build.log")"
 if [ ! -s "$entry/kver" ] || [ ! -s "$entry/kver61" ]; then
 	bail "the image $entry lacks one of its kernels (kver, kver61)"
@@ -131,16 +133,11 @@ kflavours="$(cat "$entry/kver")-cloud-amd64 $(cat "$entry/kver61")-cloud-amd64"
 [ -x "$build/rig/vsp" ] || bail "missing $build/rig/vsp (make vm-debian builds it)"
 
 # Azurite's npm install needs the network, the namespace has none.
-if [ ! -d "$rig/../../../build/azurite/node_modules/azurite" ]; then
-	w=$(mktemp -d)
-	"$rig/e2e/azurite.sh" start "$w" >/dev/null &&
-		"$rig/e2e/azurite.sh" stop "$w"
-	rm -rf "$w"
-fi
+dvm_azurite_install
 
 # payload SERIES KFLAVOUR EMU STOCK DIR: the guest's payload for a kernel
 payload() {
-	local series=$1 kflavour=$2 emu=$3 stock=$4 dir=$5 f v ko d
+	local series=$1 kflavour=$2 emu=$3 stock=$4 dir=$5 f v ko
 
 	for f in "$emu" "$stock"; do
 		[ -e "$f" ] || { echo "missing $f (make vm-debian builds it)"; return 1; }
@@ -151,13 +148,10 @@ payload() {
 			{ echo "$ko is built for $v, not $kflavour"; return 1; }
 	done
 	rm -rf "$dir"
-	mkdir -p "$dir/stock" "$dir/debs"
+	mkdir -p "$dir/stock"
 	install -m 0755 "$here/guest-test.sh" "$dir/run"
-	install -m 0755 "$here/guest-early.sh" "$dir/early"
-	cp "$emu" "$dir/"
 	cp "$stock" "$dir/stock/"
-	if ! "$here/host-depmod.sh" "$entry" "$kflavour" "$dir/depmod/base" \
-			"$emu" ||
+	if ! dvm_payload_base "$dir" "$emu" "$kflavour" ||
 	   ! "$here/host-depmod.sh" "$entry" "$kflavour" "$dir/depmod/stock" \
 			"$emu" "$stock"; then
 		echo "depmod for the guest failed"
@@ -168,10 +162,7 @@ payload() {
 	if [ -x "$build/azure_blob/azblob-static" ]; then
 		strip -o "$dir/azblob-static" "$build/azure_blob/azblob-static"
 	fi
-	for d in "$build"/deb/hv-azure-blob-dkms_*.deb "$build"/deb/azblob_*.deb \
-		 "$build"/deb/libazblob*.deb; do
-		[ -e "$d" ] && cp "$d" "$dir/debs/"
-	done
+	dvm_payload_debs "$build" "$dir/debs" >/dev/null
 	echo "# payload $series: $(cd "$dir" && find . -type f ! -path './selftests/*' |
 		sort | tr '\n' ' ')selftests/: $(tr '\n' ' ' <"$dir/selftests/selftests.list")"
 }

@@ -6,9 +6,13 @@
 # azurite@3.35.0, the newest that runs on Node.js 20); installs nodejs/npm
 # from apt and Azurite from npm when missing.
 #
-#   azurite.sh start STATE_DIR [PORT]   prints the port; STATE_DIR gets
+#   azurite.sh start STATE_DIR [PORT] [-- AZURITE_ARGS...]
+#                                       prints the port; STATE_DIR gets
 #                                       azurite.pid, azurite.port, azurite.log
 #   azurite.sh stop STATE_DIR
+#
+# AZURITE_ARGS go to Azurite's blob service as they are, e.g.
+# --oauth basic --cert server.pem --key server.key (bearer tokens, https).
 #
 # PORT defaults to 10000, or the first free port from 10100 up when 10000
 # is taken (someone else's Azurite). Data lives in memory only.
@@ -37,6 +41,7 @@ install_azurite() {
 
 start() {
 	local dir=$1 port=${2:-} pid
+	shift 2
 	mkdir -p "$dir"
 	install_azurite
 	if [ -z "$port" ]; then
@@ -51,7 +56,7 @@ start() {
 	fi
 	node "$AZ_DIR/node_modules/azurite/dist/src/blob/main.js" \
 		--blobHost 127.0.0.1 --blobPort "$port" --inMemoryPersistence \
-		--skipApiVersionCheck --disableTelemetry --silent \
+		--skipApiVersionCheck --disableTelemetry --silent "$@" \
 		>"$dir/azurite.log" 2>&1 </dev/null &
 	pid=$!
 	echo "$pid" >"$dir/azurite.pid"
@@ -80,7 +85,16 @@ stop() {
 }
 
 case "${1:-}" in
-start) start "${2:?state dir}" "${3:-}" ;;
+start)
+	dir=${2:?state dir} port=
+	shift 2
+	if [ $# -gt 0 ] && [ "$1" != "--" ]; then
+		port=$1
+		shift
+	fi
+	[ "${1:-}" = "--" ] && shift
+	start "$dir" "$port" "$@" ;;
 stop) stop "${2:?state dir}" ;;
-*) echo "usage: $0 start|stop STATE_DIR [PORT]" >&2; exit 2 ;;
+*) echo "usage: $0 start STATE_DIR [PORT] [-- AZURITE_ARGS...] | stop STATE_DIR" >&2
+   exit 2 ;;
 esac

@@ -142,6 +142,7 @@ strip -o "$P/azblob" "$BUILD/azure_blob/azblob-static"
 strip -o "$P/rawreq" "$BUILD/e2e/rawreq"
 strip -o "$P/json_check" "$BUILD/azure_blob/json_check"
 install -m 0755 "$HERE/guest-run.sh" "$P/run"
+install -m 0644 "$HERE/guest-lib.sh" "$P/guest-lib.sh"
 install -m 0644 "$RIG/debug/kmemleak.sh" "$P/kmemleak.sh"
 printf 'PORT=%s\nDEAD_PORT=%s\nHANG_PORT=%s\n' "$PORT" "$DEAD_PORT" \
 	"$HANG_PORT" >"$P/env"

@@ -13,15 +13,12 @@
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
-cd /opt/azure_blob || exit 1
-. ./env
+# shellcheck source=SCRIPTDIR/guest-lib.sh
+. /opt/azure_blob/guest-lib.sh
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 export AZURE_STORAGE_CONNECTION_STRING="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=$KEY;BlobEndpoint=http://127.0.0.1:$PORT/devstoreaccount1"
-CTL=/sys/kernel/debug/vmbus_emu/host
 AZ="./azblob --transport device --no-progress"
 C=e2e
-N=0
-T=/tmp
 
 # On a kernel with kmemleak (the debug kernel), a pass before and one after
 # the transfers (debug/kmemleak.sh); the caller scans the console.
@@ -30,9 +27,6 @@ if [ -w /sys/kernel/debug/kmemleak ]; then
 	kmemleak_pass before-transfers
 fi
 
-ok() { N=$((N + 1)); echo "ok $N - guest: $*"; }
-nok() { N=$((N + 1)); echo "not ok $N - guest: $*"; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
 now_cs() { sed 's/^\([0-9]*\)\.\([0-9]*\).*/\1\2/' /proc/uptime; }
 ctl() { echo "$*" > $CTL && cat $CTL; }
 
@@ -40,17 +34,8 @@ ctl() { echo "$*" > $CTL && cat $CTL; }
 check() {
 	desc=$1 want=$2 pat=$3
 	shift 4
-	$AZ "$@" >$T/out 2>$T/err
-	rc=$?
-	if [ "$rc" -ne "$want" ]; then
-		nok "$desc (exit $rc, want $want): $(head -c 300 $T/err)"
-		return 1
-	fi
-	if [ -n "$pat" ] && ! grep -q -- "$pat" $T/err $T/out; then
-		nok "$desc (no '$pat' in the output): $(head -c 300 $T/err)"
-		return 1
-	fi
-	ok "$desc"
+	# shellcheck disable=SC2086 # $AZ is a word list
+	run_check "$desc" "$want" "$pat" -- $AZ "$@"
 }
 
 echo "# guest: $(uname -r), $(grep MemTotal /proc/meminfo | tr -s ' ')"
