@@ -26,7 +26,9 @@
 #                      build/bench/report-busybox.md
 #   make vm-test-debug the VM suites on a KASAN/lockdep/kmemleak kernel
 #   make vm-debian     the driver in a Debian 12 guest (systemd, udev, apt,
-#                      DKMS): autoload by udev, the packages of make deb
+#                      DKMS) on both of its cloud kernels, 6.12 and 6.1:
+#                      autoload by udev, the packages of make deb, the
+#                      selftests on the DKMS-built module
 #   make deb           the Debian packages (dpkg-buildpackage, in a staged
 #                      copy) into build/deb/, then their checks: lintian,
 #                      contents, man pages, a program built against them,
@@ -48,8 +50,10 @@ RIG     := tools/testing/azure_blob
 RESULTS := build/results
 
 # The suites "make test" runs, in order, after check-static. (soak and
-# bench take too long for every run; see README.md.) vm-debian takes about
-# 4 minutes with its image cached, 10 more on a machine without it.
+# bench take too long for every run; see README.md.) vm-debian boots two
+# kernels, each building the module with DKMS for both: 28 minutes with
+# its image cached at load 11-17 here (tools/testing/azure_blob/README.md),
+# about 10 more on a machine without the image.
 TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 	vm-debian vm-test-debug
 

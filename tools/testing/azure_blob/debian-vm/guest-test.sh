@@ -4,8 +4,9 @@
 # The guest half of vm-debian (the payload's `run`, as root under systemd
 # in the Debian guest). TAP lines on stdout, "# ..." for the record.
 #
-#  1. the system: Debian's 6.12 cloud kernel, systemd, no failed unit;
-#     vmbus_emu loaded at coldplug by its PCI alias, hv_vmbus not loaded
+#  1. the system: Debian's cloud kernel of ./env (KFLAVOUR), systemd, no
+#     failed unit; vmbus_emu loaded at coldplug by its PCI alias, hv_vmbus
+#     not loaded
 #  2. the NIC: 169.254.77.2/16, no default route, the host's listener
 #     on 169.254.77.1 answers with the token of ./env
 #  3. the driver as `make modules` builds it against the stock headers
@@ -14,14 +15,24 @@
 #     static azblob makes a round trip, a rescind removes the node
 #  4. the packages (./debs, from make deb), with the device offered before
 #     them as on an Azure VM: `apt install` of the DKMS package and azblob
-#     and nothing else binds it (udev loads the DKMS-built module); after a
-#     rescind and with the module unloaded, a new offer makes udev load it
-#     by its alias; the node has the group and mode of the package's udev
-#     rule, a member of that group moves a blob through it with azblob, a
-#     non-member gets EACCES, the driver's counters advance and the pin
-#     counters balance. Skipped, one line per check, without ./debs.
+#     and nothing else builds the module for every kernel of the image
+#     (KFLAVOURS, each with its headers) and binds the device (udev loads
+#     the DKMS-built module); after a rescind and with the module unloaded,
+#     a new offer makes udev load it by its alias; the node has the group
+#     and mode of the package's udev rule, a member of that group moves a
+#     blob through it with azblob, a non-member gets EACCES and azblob says
+#     why, the driver's counters advance and the pin counters balance.
+#     Skipped, one line per check, without ./debs.
+#  5. the selftests of ./selftests (selftests/payload.sh: every one but the
+#     race tests, which want two CPUs) on the DKMS-built module, one line
+#     per test case with the harness's reason for a skip, one per program
+#     for its exit status; then the pin counters balance. Skipped without
+#     ./debs.
 #
-# ./env gives KFLAVOUR, AZ_PORT (Azurite for the VSP's http backend, on the
+# The VSP's default backend is echo (the selftests'); azblob's requests go
+# to Azurite: the test sets slot 0's backend to http first, and the
+# selftests' reset of the host sets it back.
+# ./env gives KFLAVOUR, KFLAVOURS (every kernel of the image), AZ_PORT (Azurite for the VSP's http backend, on the
 # host's loopback), LISTEN_PORT and TOKEN (the host's listener).
 #
 # Copyright (c) 2026 The hv_azure_blob authors
@@ -115,6 +126,23 @@ no_version_complaints() {
 	! journalctl -k -q | grep -E 'disagrees about version|Unknown symbol|no symbol version'
 }
 loaded() { grep -q "^$1 " /proc/modules; }
+# the kernels with headers here are the image's, and DKMS installed the
+# module for each of them
+dkms_installed() {
+	local k have=''
+
+	for k in /lib/modules/*; do
+		[ -e "$k/build/Makefile" ] && have+=" ${k##*/}"
+	done
+	echo "# kernels with headers:$have"
+	[ "$(tr ' ' '\n' <<<"$have" | sort | xargs)" = \
+	  "$(tr ' ' '\n' <<<"$KFLAVOURS" | sort | xargs)" ] || return 1
+	for k in $KFLAVOURS; do
+		dkms status -m hv-azure-blob -k "$k" | grep ': installed' >/dev/null &&
+			ls "/lib/modules/$k/updates/dkms/hv_azure_blob.ko"* ||
+			return 1
+	done
+}
 
 # ---- 1. the system ---------------------------------------------------------
 # The boot as systemd-analyze counts it, up to multi-user.target (the boot
@@ -170,6 +198,8 @@ sys.exit(0 if body.strip() == sys.argv[2] else "got %r" % body)
 
 # ---- 3. the driver built against the stock headers -------------------------
 echo "# uptime $(cut -d' ' -f1 /proc/uptime) s"
+check "the host carries slot 0's requests to Azurite (backend http)" \
+	test "$(ctl backend 0 http)" = ok
 check "slot 0 not offered yet, hv_azure_blob not loaded" \
 	bash -c '[ ! -e /dev/azure_blob ] && ! grep -q "^hv_azure_blob " /proc/modules'
 install -m 0644 "$pay/stock/hv_azure_blob.ko" "$mod/updates/hv_azure_blob.ko"
@@ -216,7 +246,7 @@ echo "# uptime $(cut -d' ' -f1 /proc/uptime) s"
 pkg_checks=(
 	"the device offered before the packages has no driver"
 	"apt install of the DKMS package and azblob, nothing else"
-	"DKMS built and installed hv_azure_blob for $KFLAVOUR"
+	"DKMS built and installed hv_azure_blob for every kernel: ${KFLAVOURS// /, }"
 	"the packages' udev rule and group are in place"
 	"DKMS-built module: depmod resolves it to vmbus_emu"
 	"the installation binds the device offered before it, through udev"
@@ -224,6 +254,7 @@ pkg_checks=(
 	"/dev/azure_blob has the rule's group and mode"
 	"a member of the group moves a blob with azblob through the device"
 	"a non-member gets EACCES opening /dev/azure_blob"
+	"azblob tells a non-member the device refused it and which group opens it"
 	"the driver's counters advanced"
 	"pins balanced (nr_foll_pin_acquired = released)"
 )
@@ -263,8 +294,7 @@ else
 	fi
 	sed 's/^/# apt: /' "$t/apt" | tail -n 25
 	dkms status 2>&1 | sed 's/^/# dkms status: /'
-	check "${pkg_checks[2]}" bash -c "dkms status | grep -i 'hv.azure.blob' | grep -q '$KFLAVOUR.*installed' &&
-		ls $mod/updates/dkms/hv_azure_blob.ko*"
+	check "${pkg_checks[2]}" dkms_installed
 	rule=''
 	for p in $(dpkg-deb -f "${dkms_deb[0]}" Package) $(dpkg-deb -f "${cli_deb[0]}" Package); do
 		for f in $(dpkg -L "$p" 2>/dev/null | grep '/rules\.d/.*\.rules$'); do
@@ -320,17 +350,106 @@ except OSError as e:
     sys.exit(0 if e.errno == errno.EACCES else "errno %d" % e.errno)
 sys.exit("opened")
 '
+	# azblob's error, then its doctor's verdict
+	runuser -u outsider -- azblob --transport device --no-progress \
+		get deb-b/blob /tmp/outsider.out >"$t/azout" 2>&1
+	rc=$?
+	runuser -u outsider -- azblob doctor >"$t/doctor" 2>&1
+	sed 's/^/# azblob as outsider: /' "$t/azout"
+	sed 's/^/# azblob doctor as outsider: /' "$t/doctor"
+	if [ "$rc" -ne 0 ] &&
+	   grep -q 'cannot open /dev/azure_blob: Permission denied.*\[errno 13\]' "$t/azout" &&
+	   grep -q "members of group $group may open it" "$t/doctor"; then
+		ok "${pkg_checks[10]} (exit $rc)"
+	else
+		nok "${pkg_checks[10]}: exit $rc: $(head -c 300 "$t/azout" | tr '\n' ' ')"
+	fi
 	read -r s1 c1 b1 < <(cat "$misc/submitted" "$misc/completed" "$misc/bytes" | tr '\n' ' ')
 	echo "# submitted, completed, bytes: $s0 $c0 $b0 before, $s1 $c1 $b1 after"
 	if [ "$s1" -gt "$s0" ] && [ "$c1" -gt "$c0" ] &&
 	   [ "$b1" -ge $((b0 + 2 * 1048583)) ]; then
-		ok "${pkg_checks[10]}"
+		ok "${pkg_checks[11]}"
 	else
-		nok "${pkg_checks[10]}"
+		nok "${pkg_checks[11]}"
 	fi
 	read -r acq1 rel1 <<<"$(pins)"
 	echo "# pins acquired/released: $acq0/$rel0 before, $acq1/$rel1 after"
-	check "${pkg_checks[11]}" test "$acq1" = "$rel1" -a "$acq1" -gt "$acq0"
+	check "${pkg_checks[12]}" test "$acq1" = "$rel1" -a "$acq1" -gt "$acq0"
+fi
+
+# ---- 5. the selftests on the DKMS-built module --------------------------------
+echo "# uptime $(cut -d' ' -f1 /proc/uptime) s"
+# selftests_tap: the harness's lines of selftests/run's output (one
+# kselftest program after the other, framed by AZBLOB-SUITE-BEGIN/END) as
+# ours: a line per test case, a line per program for its exit status and
+# for its plan (a program that dies reports fewer cases than it planned).
+selftests_tap() {
+	local line prog='' plan=0 seen=0 name why
+
+	while IFS= read -r line; do
+		line=${line%$'\r'}
+		case $line in
+		"# AZBLOB-SUITE-BEGIN "*)
+			prog=${line#"# AZBLOB-SUITE-BEGIN "} plan=0 seen=0 ;;
+		"# AZBLOB-SUITE-END "*)
+			read -r _ _ _ res rc <<<"$line"
+			if [ "$res" = ok ] && [ "$seen" -eq "$plan" ] && [ "$plan" -gt 0 ]; then
+				ok "selftest $prog: $plan cases reported, $rc"
+			else
+				nok "selftest $prog: $res $rc, $seen of $plan cases reported"
+			fi ;;
+		1..*)
+			plan=${line#1..} plan=${plan%% *} ;;
+		"ok "*"# SKIP"*)
+			seen=$((seen + 1))
+			name=${line#ok * } name=${name%% # SKIP*}
+			why=${line#*# SKIP} why=${why# }
+			skip "selftest $name" "${why:-no reason given}"
+			echo "$name: $why" >>"$t/skipped" ;;
+		"ok "*)
+			seen=$((seen + 1))
+			ok "selftest ${line#ok * }" ;;
+		"not ok "*)
+			seen=$((seen + 1))
+			nok "selftest ${line#not ok * }" ;;
+		esac
+	done
+}
+if [ ${#dkms_deb[@]} -ne 1 ] || [ ${#cli_deb[@]} -ne 1 ]; then
+	skip "the selftests' module: loaded afresh by udev" "no packages (make deb)"
+	skip "selftests on the DKMS-built module" "no packages (make deb)"
+	skip "pins balanced after the selftests" "no packages (make deb)"
+else
+	# On the DKMS-built module loaded afresh by udev, the kernel's ring
+	# buffer cleared first (the journal keeps it): its line at load is
+	# the only one there, as uring_kernel.support_as_kernel expects.
+	c=$(cursor)
+	udevadm control --log-level=debug
+	if rescind && rmmod hv_azure_blob && dmesg --clear && offer &&
+	   udev_inserted "$c" hv_azure_blob; then
+		ok "the selftests' module: loaded afresh by udev on a new offer, ring buffer cleared"
+	else
+		nok "the selftests' module: no fresh load by udev on a new offer"
+	fi
+	udevadm control --log-level=info
+	echo "# selftests: $(tr '\n' ' ' <"$pay/selftests/selftests.list")on $(uname -r)"
+	t0=$(now)
+	"$pay/selftests/run" >"$t/selftests.log" 2>&1
+	rc=$?
+	grep -v '^# dmesg: ' "$t/selftests.log" | sed 's/^/# selftests: /'
+	echo "# selftests: exit $rc after $(since "$t0") s"
+	: >"$t/skipped"
+	selftests_tap <"$t/selftests.log"
+	echo "# selftests skipped on $(uname -r): $(wc -l <"$t/skipped")"
+	sed "s/^/# skipped on $(uname -r): /" "$t/skipped"
+	check "the selftests ran to their end (AZBLOB-SELFTESTS-END status=0)" \
+		grep -q '^AZBLOB-SELFTESTS-END .* status=0' "$t/selftests.log"
+	# (pages_kept: pages a test left pinned on purpose, the driver's count)
+	kept=$(cat /sys/kernel/debug/hv_azure_blob/pages_kept 2>/dev/null || echo 0)
+	read -r acq2 rel2 <<<"$(pins)"
+	echo "# pins acquired/released after the selftests: $acq2/$rel2, kept by the driver $kept"
+	check "pins balanced after the selftests (nr_foll_pin_acquired = released + the driver's pages_kept, $kept)" \
+		test "$((acq2 - rel2))" = "$kept" -a "$acq2" -gt "${acq1:-0}"
 fi
 
 # ---- the kernel log ---------------------------------------------------------

@@ -2,23 +2,28 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # make vm-debian: the driver in a Debian 12 guest as Azure users run it
-# (debian-vm/build-image.sh), checked by debian-vm/guest-test.sh.
+# (debian-vm/build-image.sh), checked by debian-vm/guest-test.sh, on each
+# of Debian 12's cloud kernels in turn: 6.12, then 6.1 (the default one).
 #
 #   vm-debian.sh --build DIR [--timeout S]
 #
-# Expects the rig (DIR/rig/vsp), vmbus_emu.ko with hv_vmbus's symbol
-# versions (DIR/debian-vm/vmbus_emu, build-vmbus-emu.sh), the driver as
-# `make modules` builds it (DIR/modules) and, when there, the static
+# Expects the rig's VSP (DIR/rig/vsp); for each kernel vmbus_emu.ko with
+# hv_vmbus's symbol versions (build-vmbus-emu.sh; DIR/debian-vm/vmbus_emu
+# for 6.12, DIR/debian-vm/vmbus_emu-6.1) and the driver built against the
+# stock headers (DIR/modules of `make modules` for 6.12, DIR/debian-vm/
+# modules-6.1); the selftests (DIR/selftests) and, when there, the static
 # azblob (DIR/azure_blob) and the packages of `make deb` (DIR/deb). Builds
-# or reuses the cached image, assembles the payload in DIR/debian-vm/
-# payload, and then, in a network namespace of its own (netns.sh), starts
-# Azurite on the loopback (the VSP's http backend) and a listener on
-# 169.254.77.1 (the guest's NIC), and boots the guest. Writes
-# DIR/results/vm-debian.counts ("PASSED FAILED SKIPPED"), the guest's
-# output in DIR/results/vm-debian.log, its console in
-# DIR/results/vm-debian-console.log and the VSP's log in
-# DIR/debian-vm/vsp.log. Exits non-zero on any failure or when nothing
-# passed.
+# or reuses the cached image. For each kernel it assembles the payload in
+# DIR/debian-vm/payload-<series> and then, in a network namespace of its
+# own (netns.sh), starts Azurite on the loopback (the VSP's http backend)
+# and a listener on 169.254.77.1 (the guest's NIC), and boots the guest
+# on that kernel. The VSP's default backend is echo (the selftests'); the
+# guest points slot 0 at Azurite for azblob. Writes DIR/results/
+# vm-debian.counts ("PASSED FAILED SKIPPED", both boots), the guest's
+# output in DIR/results/vm-debian-<series>.log, its console in
+# DIR/results/vm-debian-<series>-console.log and the VSP's log in
+# DIR/debian-vm/vsp-<series>.log. Exits non-zero on any failure or when
+# nothing passed.
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -56,18 +61,20 @@ inner() {
 		(exec 3<>"/dev/tcp/169.254.77.1/$lport") 2>/dev/null && break
 		sleep 0.1
 	done
-	printf 'KFLAVOUR=%s\nAZ_PORT=%s\nLISTEN_PORT=%s\nTOKEN=%s\n' \
-		"$VMD_KFLAVOUR" "$az_port" "$lport" "$token" >"$VMD_PAYLOAD/env"
+	printf 'KFLAVOUR=%s\nKFLAVOURS="%s"\nAZ_PORT=%s\nLISTEN_PORT=%s\nTOKEN=%s\n' \
+		"${VMD_KFLAVOUR:?}" "$VMD_KFLAVOURS" "$az_port" "$lport" "$token" \
+		>"$VMD_PAYLOAD/env"
 	echo "# namespace: $(ip -br addr | tr -s ' ' | tr '\n' ';')"
 	echo "# Azurite on 127.0.0.1:$az_port, listener on 169.254.77.1:$lport"
 
-	"$here/run-debian-vm.sh" --image "$VMD_ENTRY" \
+	"$here/run-debian-vm.sh" --image "$VMD_ENTRY" --kver "$VMD_KVER" \
 		--payload "$VMD_PAYLOAD" --timeout "$VMD_TIMEOUT" --tap azbtap0 \
-		--vsp "$VMD_BUILD/rig/vsp" --vsp-log "$VMD_BUILD/debian-vm/vsp.log" \
-		--vsp-arg=--no-offer --vsp-arg=--backend=http \
+		--vsp "$VMD_BUILD/rig/vsp" \
+		--vsp-log "$VMD_BUILD/debian-vm/vsp-$VMD_SERIES.log" \
+		--vsp-arg=--no-offer --vsp-arg=--backend=echo \
 		--vsp-arg=--http-endpoint="http://127.0.0.1:$az_port/devstoreaccount1" \
-		--console "$VMD_RESULTS/vm-debian-console.log" \
-		--output "$VMD_RESULTS/vm-debian.log"
+		--console "$VMD_RESULTS/vm-debian-$VMD_SERIES-console.log" \
+		--output "$VMD_RESULTS/vm-debian-$VMD_SERIES.log"
 	vmrc=$?
 	echo "# run-debian-vm exit $vmrc"
 	sed 's/^/# listener: /' "$work/listener.log"
@@ -84,7 +91,7 @@ if [ "${1:-}" = --inner ]; then
 	exit $?
 fi
 
-# ---- outside: the parts, the payload, the counts --------------------------------
+# ---- outside: the parts, the payloads, the counts ------------------------------
 build='' timeout=1200
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -96,7 +103,6 @@ done
 [ -n "$build" ] || { echo "$0: --build DIR is required" >&2; exit 2; }
 build=$(cd "$build" && pwd)
 results=$build/results
-payload=$build/debian-vm/payload
 counts=$results/vm-debian.counts
 start=$(date +%s)
 mkdir -p "$results" "$build/debian-vm"
@@ -118,58 +124,91 @@ bail() { nok "$*"; finish; }
 
 t0=$(date +%s)
 dvm_image || bail "the Debian image did not build"
-entry=$DVM_ENTRY kflavour=$DVM_KFLAVOUR
+entry=$DVM_ENTRY
 echo "# image $entry ($(( $(date +%s) - t0 )) s): $(tail -n 1 "$entry/build.log")"
-emu=$build/debian-vm/vmbus_emu/vmbus_emu.ko
-stock=$build/modules/hv_azure_blob.ko
-for f in "$build/rig/vsp" "$emu" "$stock"; do
-	[ -e "$f" ] || bail "missing $f (make vm-debian builds it)"
-done
-for ko in "$emu" "$stock"; do
-	v=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
-	[ "$v" = "$kflavour" ] || bail "$ko is built for $v, the image runs $kflavour"
-done
-
-rm -rf "$payload"
-mkdir -p "$payload/stock"
-install -m 0755 "$here/guest-test.sh" "$payload/run"
-cp "$stock" "$payload/stock/"
-if ! dvm_payload_base "$payload" "$emu" "$kflavour" ||
-   ! "$here/host-depmod.sh" "$entry" "$kflavour" "$payload/depmod/stock" \
-		"$emu" "$stock"; then
-	bail "depmod for the guest failed"
+if [ ! -s "$entry/kver" ] || [ ! -s "$entry/kver61" ]; then
+	bail "the image $entry lacks one of its kernels (kver, kver61)"
 fi
-if [ -x "$build/azure_blob/azblob-static" ]; then
-	strip -o "$payload/azblob-static" "$build/azure_blob/azblob-static"
-fi
-dvm_payload_debs "$build" "$payload/debs" >/dev/null
-echo "# payload: $(cd "$payload" && find . -type f | sort | tr '\n' ' ')"
+kflavours="$(cat "$entry/kver")-cloud-amd64 $(cat "$entry/kver61")-cloud-amd64"
+[ -x "$build/rig/vsp" ] || bail "missing $build/rig/vsp (make vm-debian builds it)"
 
 # Azurite's npm install needs the network, the namespace has none.
 dvm_azurite_install
 
-export VMD_ENTRY=$entry VMD_KFLAVOUR=$kflavour VMD_PAYLOAD=$payload \
-	VMD_TIMEOUT=$timeout VMD_BUILD=$build VMD_RESULTS=$results
-# (9>&-: what the namespace starts must not hold the lock)
-"$here/netns.sh" "$here/vm-debian.sh" --inner 9>&- 2>&1 |
-	tee "$build/debian-vm/run.log"
-vmrc=${PIPESTATUS[0]}
+# payload SERIES KFLAVOUR EMU STOCK DIR: the guest's payload for a kernel
+payload() {
+	local series=$1 kflavour=$2 emu=$3 stock=$4 dir=$5 f v ko
 
-# The guest's TAP lines (its output) and the host's, renumbered into ours.
-echo "# ---- vm-debian: the checks ----"
-while IFS= read -r line; do
-	case $line in
-	"ok "*"# SKIP"*)
-		n=$((n + 1)); skipped=$((skipped + 1))
-		echo "ok $n - ${line#ok * - }" ;;
-	"ok "*) ok "${line#ok * - }" ;;
-	"not ok "*) nok "${line#not ok * - }" ;;
-	esac
-done < <({ tr -d '\r' <"$results/vm-debian.log" | grep -E '^(ok|not ok) [0-9]+ - '
-	   grep -E '^(ok|not ok) 1 - host: ' "$build/debian-vm/run.log"; } 2>/dev/null)
-if [ "$vmrc" -eq 0 ]; then
-	ok "the guest ran to the end"
-else
-	nok "the guest run failed (exit $vmrc); console: $results/vm-debian-console.log"
-fi
+	for f in "$emu" "$stock"; do
+		[ -e "$f" ] || { echo "missing $f (make vm-debian builds it)"; return 1; }
+	done
+	for ko in "$emu" "$stock"; do
+		v=$(modinfo -F vermagic "$ko" | cut -d' ' -f1)
+		[ "$v" = "$kflavour" ] ||
+			{ echo "$ko is built for $v, not $kflavour"; return 1; }
+	done
+	rm -rf "$dir"
+	mkdir -p "$dir/stock"
+	install -m 0755 "$here/guest-test.sh" "$dir/run"
+	cp "$stock" "$dir/stock/"
+	if ! dvm_payload_base "$dir" "$emu" "$kflavour" ||
+	   ! "$here/host-depmod.sh" "$entry" "$kflavour" "$dir/depmod/stock" \
+			"$emu" "$stock"; then
+		echo "depmod for the guest failed"
+		return 1
+	fi
+	"$rig/selftests/payload.sh" --build "$build" --out "$dir/selftests" ||
+		{ echo "no selftests in $build/selftests"; return 1; }
+	if [ -x "$build/azure_blob/azblob-static" ]; then
+		strip -o "$dir/azblob-static" "$build/azure_blob/azblob-static"
+	fi
+	dvm_payload_debs "$build" "$dir/debs" >/dev/null
+	echo "# payload $series: $(cd "$dir" && find . -type f ! -path './selftests/*' |
+		sort | tr '\n' ' ')selftests/: $(tr '\n' ' ' <"$dir/selftests/selftests.list")"
+}
+
+# boot SERIES KVER EMU STOCK: one boot of the guest on a kernel, its TAP
+# lines (the guest's and the host's) renumbered into ours with the series
+boot() {
+	local series=$1 kver=$2 emu=$3 stock=$4 dir=$build/debian-vm/payload-$1
+	local log=$results/vm-debian-$1.log run=$build/debian-vm/run-$1.log
+	local why vmrc line t0
+
+	echo "# ---- vm-debian: Linux $series ($kver-cloud-amd64) ----"
+	rm -f "$log" "$run"
+	if ! why=$(payload "$series" "$kver-cloud-amd64" "$emu" "$stock" "$dir"); then
+		nok "$series: payload: $(tail -n 1 <<<"$why")"
+		return
+	fi
+	echo "$why"
+	t0=$(date +%s)
+	# (9>&-: what the namespace starts must not hold the lock)
+	VMD_SERIES=$series VMD_KVER=$kver VMD_KFLAVOUR=$kver-cloud-amd64 \
+		VMD_PAYLOAD=$dir "$here/netns.sh" "$here/vm-debian.sh" --inner \
+		9>&- 2>&1 | tee "$run"
+	vmrc=${PIPESTATUS[0]}
+	echo "# ---- vm-debian: the checks on $series ($(( $(date +%s) - t0 )) s) ----"
+	while IFS= read -r line; do
+		case $line in
+		"ok "*"# SKIP"*)
+			n=$((n + 1)); skipped=$((skipped + 1))
+			echo "ok $n - $series: ${line#ok * - }" ;;
+		"ok "*) ok "$series: ${line#ok * - }" ;;
+		"not ok "*) nok "$series: ${line#not ok * - }" ;;
+		esac
+	done < <({ tr -d '\r' <"$log" | grep -E '^(ok|not ok) [0-9]+ - '
+		   grep -E '^(ok|not ok) 1 - host: ' "$run"; } 2>/dev/null)
+	if [ "$vmrc" -eq 0 ]; then
+		ok "$series: the guest ran to the end"
+	else
+		nok "$series: the guest run failed (exit $vmrc); console: $results/vm-debian-$series-console.log"
+	fi
+}
+
+export VMD_ENTRY=$entry VMD_KFLAVOURS=$kflavours VMD_TIMEOUT=$timeout \
+	VMD_BUILD=$build VMD_RESULTS=$results
+boot 6.12 "$(cat "$entry/kver")" "$build/debian-vm/vmbus_emu/vmbus_emu.ko" \
+	"$build/modules/hv_azure_blob.ko"
+boot 6.1 "$(cat "$entry/kver61")" "$build/debian-vm/vmbus_emu-6.1/vmbus_emu.ko" \
+	"$build/debian-vm/modules-6.1/hv_azure_blob.ko"
 finish

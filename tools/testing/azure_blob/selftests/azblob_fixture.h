@@ -24,6 +24,20 @@
 /* The watchdog fires this long before the harness's timeout. */
 #define AZB_GUARD_MARGIN	8
 
+/*
+ * The node's owner and mode: root's, as the driver creates it (0600), and
+ * perhaps a group's where a udev rule gives it one (0660, the Debian
+ * packages' rule); udev applies the rule's group and mode one after the
+ * other, so a node just made may be in between. Never anything for
+ * others, never more than read and write.
+ */
+#define AZB_EXPECT_NODE_MODE(st) do {					\
+		EXPECT_EQ(0, (st).st_uid);				\
+		EXPECT_EQ(0600, (st).st_mode & 07707);			\
+		EXPECT_TRUE(((st).st_mode & 070) == 0 ||		\
+			    ((st).st_mode & 070) == 060);		\
+	} while (0)
+
 #define AZB_FIXTURE(name, need_rig)					\
 	AZB_FIXTURE_CHECKED(name, need_rig, do { } while (0))
 

@@ -129,7 +129,7 @@ TEST_F_TIMEOUT(life, rescind_idle_open_file, AZB_LONG_TIMEOUT)
 	ASSERT_EQ(0, azb_host(NULL, 0, "offer 0"));
 	ASSERT_EQ(0, azb_wait_path(AZB_DEV, true, 5000));
 	ASSERT_EQ(0, stat(AZB_DEV, &st));
-	EXPECT_EQ(0600, st.st_mode & 07777);
+	AZB_EXPECT_NODE_MODE(st);
 	fd = open(AZB_DEV, O_RDWR);
 	ASSERT_LE(0, fd);
 	EXPECT_EQ(0, io_check(fd, 3102));
@@ -230,7 +230,7 @@ TEST_F_TIMEOUT(life, two_devices, AZB_LONG_TIMEOUT)
 	ASSERT_EQ(0, azb_host(NULL, 0, "offer 1"));
 	ASSERT_EQ(0, azb_wait_path(AZB_DEV1, true, 5000));
 	ASSERT_EQ(0, stat(AZB_DEV1, &st));
-	EXPECT_EQ(0600, st.st_mode & 07777);
+	AZB_EXPECT_NODE_MODE(st);
 	EXPECT_EQ(0, access("/sys/class/misc/azure_blob1/submitted", R_OK));
 	/* The debugfs directory may follow the node by a moment. */
 	if (access(AZB_DEBUGFS, F_OK) == 0)
