@@ -26,8 +26,8 @@
 # SEED_MB MiB blob, through the device and over HTTPS. Then the depth
 # scaling of the existing rate benchmark (azblob_bench, null backend, 1 ms
 # host latency, depth 1 and 32 from one thread), as "BENCH {json}" lines.
-# Every transfer's client memory map is kept (bench_run --maps) and, at
-# the end, shipped with the guest's kallsyms and the clients' function
+# Every transfer's client memory map is kept (bench_run --maps) and,
+# after the paths, shipped with the guest's kallsyms and the clients' function
 # symbols (elf_syms.py) as a base64 tarball on "PT " lines, for the
 # attribution of the plugin's profile (vm_profile.py). ./env gives
 # HTTP_PORT, HTTPS_PORT, MB, REPS, SEED_N, SEED_MB and PATHS.
@@ -208,6 +208,19 @@ for r in $(seq "$REPS"); do
 	done
 done
 
+# ---- the profile's symbols: kallsyms, the clients' ELF files -------------------------
+# (now, so that a timeout in what follows does not lose the profile)
+[ -n "$azblobd_pid" ] && kill "$azblobd_pid"
+awk '$2 == "t" || $2 == "T"' /proc/kallsyms >"$maps/kallsyms"
+cat "$maps"/[0-9]* "$maps"/azblobd 2>/dev/null |
+	awk '$2 ~ /x/ && $6 ~ /^\// { print $6 }' | sort -u >"$maps/files"
+mapfile -t files <"$maps/files"
+python3 "$pay/elf_syms.py" "${files[@]}" >"$maps/syms" ||
+	fail "elf_syms.py failed"
+echo "# profile: $(wc -l <"$maps/kallsyms") kernel symbols, ${#files[@]} files, $(grep -c '^S ' "$maps/syms") user symbols"
+tar -C "$maps" -czf - . | base64 -w 100 | sed 's/^/PT /'
+echo "PT-END"
+
 # ---- the seed table: SEED_N clients at once ---------------------------------------
 rm -f "$data"
 head -c $((SEED_MB << 20)) /dev/urandom >"$data"
@@ -248,15 +261,4 @@ if [ -x "$pay/azblob_bench" ]; then
 	ctl latency 0 0 >/dev/null
 fi
 
-# ---- the profile's symbols: kallsyms, the clients' ELF files -------------------------
-[ -n "$azblobd_pid" ] && kill "$azblobd_pid"
-awk '$2 == "t" || $2 == "T"' /proc/kallsyms >"$maps/kallsyms"
-cat "$maps"/[0-9]* "$maps"/azblobd 2>/dev/null |
-	awk '$2 ~ /x/ && $6 ~ /^\// { print $6 }' | sort -u >"$maps/files"
-mapfile -t files <"$maps/files"
-python3 "$pay/elf_syms.py" "${files[@]}" >"$maps/syms" ||
-	fail "elf_syms.py failed"
-echo "# profile: $(wc -l <"$maps/kallsyms") kernel symbols, ${#files[@]} files, $(grep -c '^S ' "$maps/syms") user symbols"
-tar -C "$maps" -czf - . | base64 -w 100 | sed 's/^/PT /'
-echo "PT-END"
 exit $rc

@@ -89,7 +89,7 @@ if [ "${1:-}" = --inner ]; then
 fi
 
 # ---- outside: the parts, the payload, the report ------------------------------------
-build='' timeout=1800 quick=0
+build='' timeout=3600 quick=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;

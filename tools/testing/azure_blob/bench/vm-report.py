@@ -21,7 +21,8 @@ import shutil
 import subprocess
 import sys
 
-import vm_profile
+sys.dont_write_bytecode = True	# no __pycache__ in the source tree
+import vm_profile  # noqa: E402
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -392,7 +393,7 @@ def plots(summ, runs, out):
         "set ylabel 'MiB/s'; set style data histograms; set xtics rotate by -30; "
         "plot '%s' using 4:xtic(1) title 'MiB/s'" % (out, dat),
         common + "set terminal png size 1200,700; "
-        "set output '%s/categories.png'; set key outside right; "
+        "set output '%s/categories.png'; set key outside right noenhanced; "
         "set title 'guest instructions per GiB by category (profile)'; "
         "set ylabel '10^9 instructions / GiB'; set style data histograms; "
         "set style histogram rowstacked; set xtics rotate by -30; "
