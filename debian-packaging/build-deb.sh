@@ -26,10 +26,12 @@ out=$top/build/deb
 # What the packages are built from.
 paths=(VERSION drivers/hv/hv_azure_blob.c drivers/hv/hv_azure_blob.h
 	include/uapi kbuild tools/azure_blob)
-# The build dependencies of debian/control, as package names.
-build_deps=(dpkg-dev debhelper dh-dkms fakeroot pkg-config
-	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev liburing-dev
-	libssl-dev libxml2-dev openssl xxd)
+# The build dependencies of debian/control, as package names, and
+# build-essential, which dpkg-checkbuilddeps always asks for.
+build_deps=(build-essential dpkg-dev debhelper dh-dkms fakeroot pkg-config
+	libcurl4-openssl-dev libicu-dev libjson-c-dev liblzma-dev
+	libmicrohttpd-dev liburing-dev libssl-dev libxml2-dev openssl xxd
+	zlib1g-dev)
 
 die() { printf 'build-deb: %s\n' "$*" >&2; exit 1; }
 
