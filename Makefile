@@ -18,9 +18,10 @@
 #   make vm-test-6.1   vm-test on Debian 12's 6.1 cloud kernel
 #   make kunit-arm64   the KUnit suite on arm64 with 64 KiB pages (QEMU
 #                      TCG); not part of "make test"
-#   make bench         what the driver saves the VM: guest instructions,
-#                      CPU and throughput per GiB, device against HTTP(S)
-#                      over the NIC in the Debian guest; writes
+#   make bench         what the driver saves the VM: guest instructions
+#                      (and where they go), CPU and throughput per GiB,
+#                      device against HTTP(S) over the NIC and azblobd
+#                      in the Debian guest; writes
 #                      build/bench/report.md, vm-bench.json and PNG plots
 #   make bench-busybox sync ioctl versus io_uring in the busybox VM;
 #                      build/bench/report-busybox.md

@@ -54,6 +54,8 @@ static const char usage_text[] =
 "  --delimiter D            list with a delimiter (virtual directories)\n"
 "  --timeout MS             per request (default 120000)\n"
 "  --retries N              extra attempts on 408/429/5xx/transport errors (5)\n"
+"  --no-md5                 send no Content-MD5 and check none (integrity is\n"
+"                           then the transport's: TLS, or the device)\n"
 "  --json                   machine-readable output on stdout\n"
 "  --progress / --no-progress   progress bar (default: when stderr is a tty)\n"
 "  -v, --verbose            log retries\n"
@@ -233,7 +235,7 @@ enum {
 	O_CS = 256, O_URL, O_KEY, O_SAS, O_TRANSPORT, O_DEVICE, O_CHUNK,
 	O_THRESH, O_PAR, O_RANGE, O_IFM, O_IFNM, O_PAGE, O_DELIM, O_TIMEOUT,
 	O_RETRIES, O_JSON, O_PROG, O_NOPROG, O_AUTH, O_TOKEN_FILE, O_MSI_ID,
-	O_CA_FILE,
+	O_CA_FILE, O_NO_MD5,
 };
 
 static const struct option longopts[] = {
@@ -245,6 +247,7 @@ static const struct option longopts[] = {
 	{ "token-file", required_argument, NULL, O_TOKEN_FILE },
 	{ "msi-client-id", required_argument, NULL, O_MSI_ID },
 	{ "ca-file", required_argument, NULL, O_CA_FILE },
+	{ "no-md5", no_argument, NULL, O_NO_MD5 },
 	{ "transport", required_argument, NULL, O_TRANSPORT },
 	{ "device", required_argument, NULL, O_DEVICE },
 	{ "chunk-size", required_argument, NULL, O_CHUNK },
@@ -353,6 +356,7 @@ int main(int argc, char **argv)
 		case O_TOKEN_FILE: token_file = optarg; break;
 		case O_MSI_ID: cfg.msi_client_id = optarg; break;
 		case O_CA_FILE: cfg.ca_file = optarg; break;
+		case O_NO_MD5: cfg.no_md5 = 1; break;
 		case O_TRANSPORT:
 			if (!strcmp(optarg, "auto"))
 				cfg.transport = AZB_TRANSPORT_AUTO;

@@ -94,6 +94,8 @@ struct azb_config {
 	enum azb_auth_kind auth;
 	char *bearer_token;	/* AZB_AUTH_BEARER; azb_config_set_bearer */
 	const char *msi_client_id;	/* user-assigned identity; NULL: the VM's */
+	/* added in 0.1.0's third revision: keep at the end */
+	int no_md5;		/* send no Content-MD5 and check none */
 };
 
 /* Details of the last failure, for messages and JSON output. */

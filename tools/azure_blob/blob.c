@@ -935,7 +935,7 @@ int azb_blob_get(struct azb_client *c, const char *container,
 		par = nchunks ? (unsigned int)nchunks : 1;
 	/* Every chunk must come from the version we probed. */
 	pin.if_match = p.etag[0] ? p.etag : NULL;
-	if (whole && p.content_md5[0]) {
+	if (whole && p.content_md5[0] && !c->cfg.no_md5) {
 		md = EVP_MD_CTX_new();
 		EVP_DigestInit_ex(md, EVP_md5(), NULL);
 	}
@@ -959,7 +959,8 @@ int azb_blob_get(struct azb_client *c, const char *container,
 				 (unsigned long long)(s->off + s->len - 1));
 			azb_req_header(&s->req, "Range", range);
 			req_cond(&s->req, &pin);
-			s->want_md5 = s->len <= RANGE_MD5_MAX;
+			s->want_md5 = s->len <= RANGE_MD5_MAX &&
+				      !c->cfg.no_md5;
 			if (s->want_md5)
 				azb_req_header(&s->req,
 					       "x-ms-range-get-content-md5",
@@ -1029,8 +1030,11 @@ static int put_single(struct azb_client *c, const char *container,
 
 	req_new(c, &k.req, "PUT", container, blob);
 	azb_req_header(&k.req, "Content-Type", "application/octet-stream");
-	azb_md5_b64(buf, len, md5);
-	azb_req_header(&k.req, "Content-MD5", md5);
+	md5[0] = '\0';
+	if (!c->cfg.no_md5) {
+		azb_md5_b64(buf, len, md5);
+		azb_req_header(&k.req, "Content-MD5", md5);
+	}
 	azb_req_header(&k.req, "x-ms-blob-type", "BlockBlob");
 	req_cond(&k.req, cond);
 	k.body = buf;
@@ -1065,7 +1069,7 @@ int azb_blob_put(struct azb_client *c, const char *container,
 	unsigned int par = c->cfg.parallel < 2 ? 2 : c->cfg.parallel;
 	struct engine e;
 	struct slot *s0;
-	EVP_MD_CTX *md;
+	EVP_MD_CTX *md = NULL;
 	uint64_t nblocks = 0, done = 0, total;
 	bool eof = false, pending0 = true;
 	ssize_t n0;
@@ -1091,8 +1095,10 @@ int azb_blob_put(struct azb_client *c, const char *container,
 		return ret;
 	}
 	total = size_hint > 0 ? (uint64_t)size_hint : 0;
-	md = EVP_MD_CTX_new();
-	EVP_DigestInit_ex(md, EVP_md5(), NULL);
+	if (!c->cfg.no_md5) {
+		md = EVP_MD_CTX_new();
+		EVP_DigestInit_ex(md, EVP_md5(), NULL);
+	}
 
 	for (;;) {
 		unsigned int i;
@@ -1136,7 +1142,8 @@ int azb_blob_put(struct azb_client *c, const char *container,
 				e.fail = AZB_EUSAGE;
 				break;
 			}
-			EVP_DigestUpdate(md, s->buf, r);
+			if (md)
+				EVP_DigestUpdate(md, s->buf, r);
 			s->len = (size_t)r;
 			s->index = nblocks++;
 			s->attempt = 0;
@@ -1146,8 +1153,10 @@ int azb_blob_put(struct azb_client *c, const char *container,
 			block_id(s->index, id);
 			azb_req_query(&s->req, "comp", "block");
 			azb_req_query(&s->req, "blockid", id);
-			azb_md5_b64(s->buf, s->len, md5);
-			azb_req_header(&s->req, "Content-MD5", md5);
+			if (md) {
+				azb_md5_b64(s->buf, s->len, md5);
+				azb_req_header(&s->req, "Content-MD5", md5);
+			}
 			if (slot_submit(&e, s, true, false, err))
 				e.fail = submit_code(err);
 		}
@@ -1168,11 +1177,13 @@ int azb_blob_put(struct azb_client *c, const char *container,
 		struct call k = {0};
 		unsigned char d[EVP_MAX_MD_SIZE];
 		unsigned int dl = 0;
-		char whole[32], md5[32], id[32];
+		char whole[32] = "", md5[32], id[32];
 		uint64_t i;
 
-		EVP_DigestFinal_ex(md, d, &dl);
-		EVP_EncodeBlock((unsigned char *)whole, d, (int)dl);
+		if (md) {
+			EVP_DigestFinal_ex(md, d, &dl);
+			EVP_EncodeBlock((unsigned char *)whole, d, (int)dl);
+		}
 		azb_str_puts(&xml,
 			     "<?xml version=\"1.0\" encoding=\"utf-8\"?><BlockList>");
 		for (i = 0; i < nblocks; i++) {
@@ -1185,7 +1196,8 @@ int azb_blob_put(struct azb_client *c, const char *container,
 		azb_req_header(&k.req, "Content-Type", "application/xml");
 		azb_md5_b64(xml.p, xml.len, md5);
 		azb_req_header(&k.req, "Content-MD5", md5);
-		azb_req_header(&k.req, "x-ms-blob-content-md5", whole);
+		if (md)
+			azb_req_header(&k.req, "x-ms-blob-content-md5", whole);
 		azb_req_header(&k.req, "x-ms-blob-content-type",
 			       "application/octet-stream");
 		req_cond(&k.req, cond);

@@ -94,6 +94,16 @@ check "stat reports the MD5 of a single-shot upload" 0 "$(md5b64 "$WORK/in-odd40
 check "stat reports the MD5 of a block upload" 0 "$(md5b64 "$WORK/in-multi-block")" -- $T stat $C/multi-block
 check "stat size of the 64 MiB blob" 0 "size:          67108864" -- $T stat $C/sixty-four-mib
 
+# --no-md5: the same bytes, and a block upload leaves the blob without MD5
+roundtrip $((10 * 1048576 + 7)) no-md5-blocks "--no-md5 --chunk-size 1M --parallel 4"
+roundtrip 4095 no-md5-single "--no-md5"
+if out=$("$AZBLOB" $T --json stat $C/no-md5-blocks 2>"$WORK/err") &&
+   printf '%s' "$out" | grep -q '"content_md5":""'; then
+	ok "a --no-md5 block upload sets no blob MD5"
+else
+	nok "a --no-md5 block upload: stat says ${out:-$(cat "$WORK/err")}"
+fi
+
 # streaming: stdin to blob, blob to stdout, in blocks
 f=$WORK/in-multi-block
 if cat "$f" | "$AZBLOB" $T --chunk-size 2M put - $C/piped 2>"$WORK/err" &&

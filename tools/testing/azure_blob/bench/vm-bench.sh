@@ -13,7 +13,7 @@
 #
 # Expects what `make bench` builds: DIR/rig/vsp, DIR/debian-vm/vmbus_emu/
 # vmbus_emu.ko, DIR/modules/hv_azure_blob.ko, DIR/azure_blob/azblob with
-# libazblob.so.0, DIR/bench/azblob_bench. Three Azurite instances of the
+# libazblob.so.0 and azblobd, DIR/bench/azblob_bench. Three Azurite instances of the
 # same install run in a network namespace of their own (debian-vm/netns.sh):
 # the VSP's http backend on 127.0.0.1 (the VSP takes loopback endpoints
 # only), plain HTTP and HTTPS for the guest's NIC on 169.254.77.1.
@@ -72,10 +72,11 @@ inner() {
 		--timeout "$VMB_TIMEOUT" --tap azbtap0 --mem 2G --smp 2 \
 		--vsp "$VMB_BUILD/rig/vsp" --vsp-log "$VMB_OUT/vsp.log" \
 		--vsp-arg=--no-offer --vsp-arg=--backend=http \
-		--vsp-arg=--http-endpoint="http://127.0.0.1:$http_port/devstoreaccount1" \
+		--vsp-arg=--http-endpoint="http://127.0.0.1:$http_port" \
+		--vsp-arg=--http-keep-host \
 		--qemu-arg=-accel --qemu-arg=tcg,thread=single \
 		--qemu-arg=-cpu --qemu-arg=max,la57=off \
-		--qemu-arg=-plugin --qemu-arg="$VMB_OUT/insn_count.so,out=$VMB_OUT/marks.txt" \
+		--qemu-arg=-plugin --qemu-arg="$VMB_OUT/insn_count.so,out=$VMB_OUT/marks.txt,prof=$VMB_OUT/prof.txt" \
 		--console "$VMB_OUT/console.log" --output "$VMB_OUT/guest.log"
 	vmrc=$?
 	echo "# run-debian-vm exit $vmrc"
@@ -88,7 +89,7 @@ if [ "${1:-}" = --inner ]; then
 fi
 
 # ---- outside: the parts, the payload, the report ------------------------------------
-build='' timeout=1800 quick=0
+build='' timeout=3600 quick=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=$2; shift 2 ;;
@@ -115,7 +116,8 @@ kflavour=$(cat "$entry/kver")-cloud-amd64
 emu=$build/debian-vm/vmbus_emu/vmbus_emu.ko
 stock=$build/modules/hv_azure_blob.ko
 for f in "$build/rig/vsp" "$emu" "$stock" "$build/azure_blob/azblob" \
-	 "$build/azure_blob/libazblob.so.0" "$build/bench/azblob_bench"; do
+	 "$build/azure_blob/libazblob.so.0" "$build/azure_blob/azblobd" \
+	 "$build/bench/azblob_bench"; do
 	[ -e "$f" ] || die "missing $f (make bench builds it)"
 done
 for ko in "$emu" "$stock"; do
@@ -132,11 +134,12 @@ gcc -static -O2 -Wall -Wextra -Werror -o "$out/bench_run" \
 "$rig/scripts/local-ca.sh" "$out/ca" "IP:$host_ip" || die "local-ca.sh"
 
 if [ "$quick" = 1 ]; then
-	mb=32 reps=2 seed_n=4 seed_mb=16
+	mb=32 reps=1 seed_n=4 seed_mb=16
 else
-	mb=${BENCH_MB:-128} reps=2 seed_n=${BENCH_SEED_N:-8} seed_mb=${BENCH_SEED_MB:-16}
+	mb=${BENCH_MB:-256} reps=${BENCH_REPS:-1} seed_n=${BENCH_SEED_N:-8}
+	seed_mb=${BENCH_SEED_MB:-16}
 fi
-paths=${BENCH_PATHS:-dev http https py}
+paths=${BENCH_PATHS:-dev dev-nomd5 http https https-nomd5 azd py pyd rclone rcloned}
 
 payload=$out/payload
 rm -rf "$payload"
@@ -150,10 +153,12 @@ if ! "$vm/host-depmod.sh" "$entry" "$kflavour" "$payload/depmod/base" "$emu" ||
 		"$emu" "$stock"; then
 	die "depmod for the guest failed"
 fi
-strip -o "$payload/azblob" "$build/azure_blob/azblob"
-strip -o "$payload/libazblob.so.0" "$build/azure_blob/libazblob.so.0"
+# (their function symbols kept, for the profile)
+for f in azblob libazblob.so.0 azblobd; do
+	strip --strip-debug -o "$payload/$f" "$build/azure_blob/$f"
+done
 install -m 0755 "$out/bench_run" "$build/bench/azblob_bench" \
-	"$here/py_blob.py" "$payload/"
+	"$here/py_blob.py" "$here/elf_syms.py" "$payload/"
 cp "$out/ca/ca.pem" "$payload/"
 printf 'HTTP_PORT=%s\nHTTPS_PORT=%s\nMB=%s\nREPS=%s\nSEED_N=%s\nSEED_MB=%s\nPATHS="%s"\n' \
 	"$http_port" "$https_port" "$mb" "$reps" "$seed_n" "$seed_mb" "$paths" \
@@ -166,16 +171,18 @@ if [ ! -d "$srctree/build/azurite/node_modules/azurite" ]; then
 	rm -rf "$w"
 fi
 
-rm -f "$out/marks.txt" "$out/guest.log"
+rm -f "$out/marks.txt" "$out/prof.txt" "$out/guest.log"
 export VMB_ENTRY=$entry VMB_OUT=$out VMB_TIMEOUT=$timeout VMB_BUILD=$build
 t0=$(date +%s)
-"$vm/netns.sh" "$here/vm-bench.sh" --inner 9>&- 2>&1 | tee "$out/run.log"
+# (the profile's symbols, base64 on "PT " lines, stay in guest.log only)
+"$vm/netns.sh" "$here/vm-bench.sh" --inner 9>&- 2>&1 |
+	grep --line-buffered -v '^PT ' | tee "$out/run.log"
 vmrc=${PIPESTATUS[0]}
 vm_s=$(( $(date +%s) - t0 ))
 
 "$rig/scripts/apt-need.sh" gnuplot-nox >/dev/null
 python3 "$here/vm-report.py" --guest "$out/guest.log" --marks "$out/marks.txt" \
-	--out "$out" --meta "image=$entry" --meta "kernel=$kflavour" \
+	--prof "$out/prof.txt" --out "$out" --meta "image=$entry" --meta "kernel=$kflavour" \
 	--meta "blob_mib=$mb" --meta "reps=$reps" --meta "seed_n=$seed_n" \
 	--meta "seed_mib=$seed_mb" --meta "vm_seconds=$vm_s" ||
 	die "the report failed (VM exit $vmrc)"

@@ -7,7 +7,10 @@
 # (tag 1 then tag 2 per line) and writes DIR/vm-bench.json (meta, raw
 # samples, per path and direction the mean and spread, the target ratios),
 # DIR/report.md and, with gnuplot, DIR/insns-per-gib.png,
-# DIR/throughput.png and DIR/seed.png. Ratios are reported, never asserted.
+# DIR/categories.png, DIR/throughput.png and DIR/seed.png. With --prof
+# (the plugin's profile) the instructions of every transfer are also
+# attributed to functions and categories (vm_profile.py). Ratios are
+# reported, never asserted.
 #
 # Copyright (c) 2026 The hv_azure_blob authors
 
@@ -18,14 +21,25 @@ import shutil
 import subprocess
 import sys
 
+sys.dont_write_bytecode = True	# no __pycache__ in the source tree
+import vm_profile  # noqa: E402
+
 GIB = 1 << 30
 MIB = 1 << 20
 PATH_NAMES = {
     "dev": "azblob, /dev/azure_blob (io_uring)",
+    "dev-nomd5": "azblob --no-md5, /dev/azure_blob",
     "http": "azblob, HTTP over virtio-net",
     "https": "azblob, HTTPS over virtio-net",
+    "https-nomd5": "azblob --no-md5, HTTPS over virtio-net",
+    "azd": "azblob (http transport) through azblobd",
     "py": "python3-azure-storage, HTTPS over virtio-net",
+    "pyd": "python3-azure-storage through azblobd",
+    "rclone": "rclone, HTTPS over virtio-net",
+    "rcloned": "rclone through azblobd",
 }
+# paths whose transfers also run azblobd's code
+DAEMON_PATHS = {"azd", "pyd", "rcloned"}
 # 2021: 100 clients, 100 GB each, over HTTP and through the device.
 SEED_2021 = {"http_min": 94.4, "dev_min": 72.5}
 
@@ -50,7 +64,8 @@ def load(guest, marks):
                 if tag == 1:
                     start = (user, kern)
                 elif tag == 2 and start:
-                    pairs.append((user - start[0], kern - start[1]))
+                    pairs.append((user - start[0], kern - start[1],
+                                  int(w[1])))
                     start = None
     if len(pairs) != len(runs):
         print("vm-report: %d measured transfers, %d marker pairs: "
@@ -59,7 +74,7 @@ def load(guest, marks):
         pairs = []
     for i, r in enumerate(runs):
         if pairs:
-            r["insns_user"], r["insns_kernel"] = pairs[i]
+            r["insns_user"], r["insns_kernel"], r["mark_end"] = pairs[i]
     return runs, bench
 
 
@@ -109,11 +124,38 @@ def summarize(runs):
             s[k] = mean
             s[k + "_spread_pct"] = ((max(v) - min(v)) / mean * 100
                                     if mean else 0.0)
+        prof = [r["profile"] for r in rs if "profile" in r]
+        if prof:
+            s["profile"] = merge_profiles(prof, rs)
         summ.append(s)
     order = list(PATH_NAMES)
     summ.sort(key=lambda s: (order.index(s["path"]) if s["path"] in order
                              else 99, s["op"] != "put"))
     return summ
+
+
+def merge_profiles(prof, rs):
+    """The mean of the transfers' profiles of one path and direction."""
+    n = len(prof)
+    cats, top = {}, {}
+    for p in prof:
+        for k, v in p["categories_per_gib"].items():
+            cats[k] = cats.get(k, 0) + v / n
+        for t in p["top_per_gib"]:
+            key = (t["where"], t["category"], t["symbol"])
+            top[key] = top.get(key, 0) + t["per_gib"] / n
+    counted = sum(r.get("insns_user", 0) + r.get("insns_kernel", 0)
+                  for r in rs if "profile" in r)
+    return {
+        "client": prof[0]["client"],
+        "coverage": (sum(p["insns"] for p in prof) / counted
+                     if counted else None),
+        "categories_per_gib": dict(sorted(cats.items(),
+                                          key=lambda kv: -kv[1])),
+        "top_per_gib": [{"where": w, "category": c, "symbol": sy,
+                         "per_gib": v} for (w, c, sy), v in
+                        sorted(top.items(), key=lambda kv: -kv[1])[:25]],
+    }
 
 
 def find(summ, p, op):
@@ -151,8 +193,30 @@ def ratios(summ, runs, bench):
                  else None)
             add("device / %s insns/GiB, %s (%s)" % (other, what, op), v,
                 None, "")
-    add("python via azblobd / python over HTTPS insns/GiB", None, 0.5, "<=",
-        "not measured: azblobd is not packaged for the guest yet")
+    for op in ("put", "get"):
+        d, h = find(summ, "dev-nomd5", op), find(summ, "https-nomd5", op)
+        v = (d["insns_per_gib"] / h["insns_per_gib"]
+             if d and h and "insns_per_gib" in d and "insns_per_gib" in h
+             else None)
+        add("device / azblob-HTTPS insns/GiB, both --no-md5 (%s)" % op, v,
+            0.05, "<=", "the client's MD5 off on both paths")
+    for op in ("put", "get"):
+        d, h = find(summ, "pyd", op), find(summ, "py", op)
+        v = (d["insns_per_gib"] / h["insns_per_gib"]
+             if d and h and "insns_per_gib" in d and "insns_per_gib" in h
+             else None)
+        add("python via azblobd / python over HTTPS insns/GiB (%s)" % op, v,
+            0.5, "<=")
+    for a, b, what in (("rcloned", "rclone", "rclone via azblobd / rclone "
+                        "over HTTPS"),
+                       ("azd", "https", "azblob via azblobd / azblob over "
+                        "HTTPS")):
+        for op in ("put", "get"):
+            d, h = find(summ, a, op), find(summ, b, op)
+            v = (d["insns_per_gib"] / h["insns_per_gib"]
+                 if d and h and "insns_per_gib" in d and
+                 "insns_per_gib" in h else None)
+            add("%s insns/GiB (%s)" % (what, op), v, None, "")
     seed = {r["path"]: r for r in runs if r["kind"] == "seed" and r["rc"] == 0}
     v = (seed["https"]["wall_s"] / seed["dev"]["wall_s"]
          if "dev" in seed and "https" in seed else None)
@@ -228,6 +292,7 @@ def report_md(meta, summ, runs, bench, rat, out):
             fmt(x["value"], ".4f"), x["cmp"],
             "-" if x["target"] is None else x["target"],
             "-" if x["met"] is None else ("yes" if x["met"] else "no")))
+    profile_md(L, summ)
     if bench:
         L.append("\n## Depth scaling (azblob_bench)\n")
         for b in bench:
@@ -237,6 +302,53 @@ def report_md(meta, summ, runs, bench, rat, out):
              "tools/testing/azure_blob/bench/README.md.\n")
     with open(os.path.join(out, "report.md"), "w") as f:
         f.write("\n".join(L) + "\n")
+
+
+def category_order(summ):
+    tot = {}
+    for s in summ:
+        for k, v in s.get("profile", {}).get("categories_per_gib", {}).items():
+            tot[k] = tot.get(k, 0) + v
+    return [k for k, _ in sorted(tot.items(), key=lambda kv: -kv[1])]
+
+
+def profile_md(L, summ):
+    cats = category_order(summ)
+    if not cats:
+        return
+    L.append("\n## Where the instructions go (profile)\n")
+    L.append("Every executed block's instructions, attributed by address "
+             "(insn_count's profile): kernel addresses to the guest's "
+             "kallsyms, user addresses to the files and functions of the "
+             "measured client's memory map (and azblobd's, on its paths), "
+             "grouped by the rules of vm_profile.py. 10^9 instructions per "
+             "GiB; covered: the profile's sum over the counted total.\n")
+    for op in ("put", "get"):
+        ss = [s for s in summ if s["op"] == op and "profile" in s]
+        if not ss:
+            continue
+        L.append("\n### %s\n" % ("upload (put)" if op == "put"
+                                   else "download (get)"))
+        L.append("| category | " + " | ".join(s["path"] for s in ss) + " |")
+        L.append("|---|" + "---|" * len(ss))
+        for c in cats:
+            L.append("| %s | " % c + " | ".join(
+                fmt(s["profile"]["categories_per_gib"].get(c, 0) / 1e9, ".3g")
+                for s in ss) + " |")
+        L.append("| total | " + " | ".join(
+            fmt(sum(s["profile"]["categories_per_gib"].values()) / 1e9, ".3g")
+            for s in ss) + " |")
+        L.append("| covered | " + " | ".join(
+            fmt(s["profile"]["coverage"], ".3f") for s in ss) + " |")
+    L.append("\n### Top functions per path (10^9 instructions per GiB)\n")
+    for s in summ:
+        if "profile" not in s:
+            continue
+        L.append("- **%s %s** (%s): " % (s["path"], s["op"],
+                                         s["profile"]["client"]) +
+                 "; ".join("%s %s [%s]" % (
+                     t["symbol"], fmt(t["per_gib"] / 1e9, ".3g"),
+                     t["category"]) for t in s["profile"]["top_per_gib"][:8]))
 
 
 def plots(summ, runs, out):
@@ -250,6 +362,17 @@ def plots(summ, runs, out):
             f.write("%s-%s %g %g %g\n" % (
                 s["path"], s["op"], s.get("insns_user_per_gib", 0) / 1e9,
                 s.get("insns_kernel_per_gib", 0) / 1e9, s["mib_per_s"]))
+    cats = category_order(summ)
+    cdat = os.path.join(out, "categories.dat")
+    with open(cdat, "w") as f:
+        f.write("label " + " ".join('"%s"' % c for c in cats) + "\n")
+        for s in summ:
+            if "profile" not in s:
+                continue
+            pc = s["profile"]["categories_per_gib"]
+            f.write("%s-%s " % (s["path"], s["op"]) +
+                    " ".join("%g" % (pc.get(c, 0) / 1e9) for c in cats) +
+                    "\n")
     sdat = os.path.join(out, "seed.dat")
     with open(sdat, "w") as f:
         f.write("label seconds\n")
@@ -269,11 +392,21 @@ def plots(summ, runs, out):
         "set title 'wall-clock throughput (emulated host and guest)'; "
         "set ylabel 'MiB/s'; set style data histograms; set xtics rotate by -30; "
         "plot '%s' using 4:xtic(1) title 'MiB/s'" % (out, dat),
+        common + "set terminal png size 1200,700; "
+        "set output '%s/categories.png'; set key outside right noenhanced; "
+        "set title 'guest instructions per GiB by category (profile)'; "
+        "set ylabel '10^9 instructions / GiB'; set style data histograms; "
+        "set style histogram rowstacked; set xtics rotate by -30; "
+        "set key autotitle columnhead; "
+        "plot for [i=2:%d] '%s' using i:xtic(1)" % (out, len(cats) + 1,
+                                                     cdat),
         common + "set output '%s/seed.png'; "
         "set title 'seed table: N clients at once, total time'; "
         "set ylabel 's'; set style data histograms; "
         "plot '%s' using 2:xtic(1) title 'seconds'" % (out, sdat),
     ]
+    if not cats:
+        scripts.pop(2)
     for sc in scripts:
         subprocess.run(["gnuplot", "-e", sc], check=False)
 
@@ -282,6 +415,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--guest", required=True)
     ap.add_argument("--marks", required=True)
+    ap.add_argument("--prof", default=None)
     ap.add_argument("--out", required=True)
     ap.add_argument("--meta", action="append", default=[])
     a = ap.parse_args()
@@ -294,6 +428,10 @@ def main():
         sys.exit("vm-report: no measurements in %s" % a.guest)
     for r in runs:
         derive(r, meta)
+    note = vm_profile.profile_samples(runs, a.prof, a.guest,
+                                   lambda r: r["bytes"] / GIB, DAEMON_PATHS)
+    if note:
+        print("vm-report: no profile: %s" % note, file=sys.stderr)
     summ = summarize(runs)
     rat = ratios(summ, runs, bench)
     with open(os.path.join(a.out, "vm-bench.json"), "w") as f:
