@@ -42,31 +42,8 @@ OUT=$BUILD/$NAME
 KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 AZBLOB=$BUILD/azure_blob/azblob
 WORK=$(mktemp -d /tmp/azblobd-stress.XXXXXX)
-N=0 PASS=0 FAIL=0 SKIP=0
-START=$(date +%s)
-
-mkdir -p "$RESULTS" "$OUT"
-rm -f "$RESULTS/$NAME.counts"
-
-# shellcheck disable=SC2317 # called by the trap
-cleanup() {
-	"$RIG/e2e/azurite.sh" stop "$WORK"
-	rm -rf "$WORK"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-ok() { N=$((N + 1)); PASS=$((PASS + 1)); echo "ok $N - $*"; }
-nok() { N=$((N + 1)); FAIL=$((FAIL + 1)); echo "not ok $N - $*"; }
-finish() {
-	echo "1..$N"
-	echo "$PASS $FAIL $SKIP" >"$RESULTS/$NAME.counts"
-	echo "# $NAME: passed $PASS failed $FAIL skipped $SKIP ($(( $(date +%s) - START )) s)"
-	[ "$FAIL" -eq 0 ] && [ "$PASS" -gt 0 ]
-	exit $?
-}
-bail() { nok "$*"; finish; }
-sha() { sha256sum "$1" | cut -d' ' -f1; }
+# shellcheck source=SCRIPTDIR/host-lib.sh
+. "$HERE/host-lib.sh"
 
 for f in "$AZBLOB" "$BUILD/azure_blob/azblobd" "$BUILD/azblobd-bin/probe" \
 	 "$BUILD/azblobd-bin/hostile" "$BUILD/rig/vsp" \
