@@ -3,8 +3,8 @@
 #
 # The interop suite's driver for rclone (Debian's rclone 1.60): the steps
 # of driver-steps.md with one rclone command each, one "R ..." line per
-# step, "N <count>" (the HTTP requests rclone logged with --dump headers)
-# at the end. The environment is driver-python.py's, plus IO_SUFFIX: rclone
+# step, "N <count>" (the HTTP requests to the storage endpoint that rclone
+# logged with --dump headers) at the end. The environment is driver-python.py's, plus IO_SUFFIX: rclone
 # 1.60 builds https://ACCOUNT.ENDPOINT from its account and endpoint
 # settings for Shared Key and managed identity, so the endpoint there is
 # a host suffix (e.g. azblobd.internal:10443), and https only; a SAS goes
@@ -112,4 +112,5 @@ rc range cat --offset 5 --count 10 "$c/l/a"
 out range "$st" "$code" "bytes=$(wc -c <"$log.out")"
 rc delc purge "$c"
 out delc "$st" "$code"
-echo "N $(grep -c 'HTTP REQUEST' "$log")"
+# the requests to the storage endpoint: not those to IMDS for tokens
+echo "N $(grep '^Host: ' "$log" | grep -c -v -F 169.254.169.254)"

@@ -14,9 +14,8 @@
 # client sent through azblobd (less those azblobd answered itself). Prints
 # TAP; ends with "GUEST-RESULT pass|fail N".
 #
-# ./env: KFLAVOUR, CLIENTS, AUTHS, SIZES (the matrix's blob sizes), BIG
-# (client:auth pairs that also move 300 MiB), DEFAULTS (client:auth pairs
-# for the check of the SDKs' default transfer sizes). ./nic/ is
+# ./env: KFLAVOUR; ./plan: one run a line, "CLIENT AUTH MODE SIZE..."
+# (MODE matrix, or defaults: the SDKs' default transfer sizes). ./nic/ is
 # nic-azurite.sh's payload, ./azblobd/ azblobd's certificate and key,
 # ./interop/ the drivers, ./node/node_modules the JavaScript SDK.
 #
@@ -35,8 +34,6 @@ home=/home/$user
 work=/var/tmp/interop
 data=$work/data
 max_body=33529856	# azblobd --check's max_body: one device request's body
-big=314572800
-defaults_size=33554433	# 32 MiB + 1: over one device request, under the SDKs' single-put limits
 n=0 fails=0
 
 say() { printf '%s\n' "$*"; }
@@ -133,11 +130,8 @@ cat >"$work/az-msi/azureProfile.json" <<EOF
   "homeTenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
   "environmentName": "AzureCloud", "managedByTenants": []}]}
 EOF
-all_sizes=${SIZES:?}
-[ -n "$BIG" ] && all_sizes+=" $big"
-[ -n "$DEFAULTS" ] && all_sizes+=" $defaults_size"
-for s in $all_sizes; do
-	[ -f "$data/s$s" ] || head -c "$s" /dev/urandom >"$data/s$s"
+for s in $(cut -d' ' -f4- "$pay/plan" | tr ' ' '\n' | sort -un); do
+	head -c "$s" /dev/urandom >"$data/s$s"
 done
 chown -R "$user" "$work"
 
@@ -187,7 +181,7 @@ run() {
 		IO_DATA="$data" IO_SIZES="$sizes" IO_MODE="$mode" \
 		IO_AZ_DIR="$az_dir" NODE_PATH="$pay/node/node_modules" \
 		NODE_EXTRA_CA_CERTS="$NIC_DIR/ca.pem" \
-		timeout 3000 "${drv[@]}" >"$o" 2>"$o.err"
+		timeout 3000 "${drv[@]}" >"$o" 2>"$o.err" </dev/null
 	dreq=$(( $(cat "$misc/submitted") - s0 ))
 	took=$(( $(now) - t ))
 	read -r a1 e1 <<<"$(stats)"
@@ -296,16 +290,9 @@ matrix() {
 	say "# $client $auth $mode: sizes $sizes: direct $tn s, through azblobd $td s"
 }
 
-for client in $CLIENTS; do
-	for auth in $AUTHS; do
-		sizes=$SIZES
-		case " $BIG " in *" $client:$auth "*) sizes+=" $big" ;; esac
-		matrix "$client" "$auth" matrix "$sizes"
-		case " $DEFAULTS " in
-		*" $client:$auth "*) matrix "$client" "$auth" defaults "$defaults_size" ;;
-		esac
-	done
-done
+while read -r client auth mode sizes; do
+	matrix "$client" "$auth" "$mode" "$sizes"
+done <"$pay/plan"
 
 journalctl -k -q | grep -E 'BUG:|WARNING:|Oops|Call Trace' | head -n 5 | sed 's/^/# kernel: /'
 if journalctl -k -q | grep -qE 'BUG:|WARNING:|Oops|Call Trace'; then
