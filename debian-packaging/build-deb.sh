@@ -26,8 +26,9 @@ out=$top/build/deb
 # What the packages are built from.
 paths=(VERSION drivers/hv/hv_azure_blob.c drivers/hv/hv_azure_blob.h
 	include/uapi kbuild tools/azure_blob)
-# The build dependencies of debian/control, as package names.
-build_deps=(dpkg-dev debhelper dh-dkms fakeroot pkg-config
+# The build dependencies of debian/control, as package names, and
+# build-essential, which dpkg-checkbuilddeps always asks for.
+build_deps=(build-essential dpkg-dev debhelper dh-dkms fakeroot pkg-config
 	libcurl4-openssl-dev libjson-c-dev libmicrohttpd-dev liburing-dev
 	libssl-dev libxml2-dev openssl xxd)
 
