@@ -37,7 +37,7 @@ tap=azbtap0
 
 # ---- inside the namespace: the store, its front ends, IMDS, the guest -----------------
 inner() {
-	local work vmrc
+	local vmrc
 
 	work=$(mktemp -d /tmp/azblob-interop.XXXXXX)
 	imds_pid=''
