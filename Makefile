@@ -60,8 +60,8 @@ TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 
 .PHONY: all modules series check-static vm-test kunit e2e demo bench test \
 	bench-busybox summary print-suites clean help client vm-test-debug fuzz \
-	soak vm-test-6.1 azblobd azblobd-stress vm-debian kunit-arm64 deb deb-build \
-	fresh-check
+	soak vm-test-6.1 azblobd azblobd-stress interop vm-debian kunit-arm64 \
+	deb deb-build fresh-check
 
 all: modules
 
@@ -79,7 +79,8 @@ check-static:
 
 # The other suites live in tools/testing/azure_blob/Makefile. Each records
 # "PASSED FAILED SKIPPED" in build/results/<suite>.counts.
-vm-test vm-test-6.1 kunit kunit-arm64 e2e azblobd azblobd-stress demo bench bench-busybox vm-test-debug fuzz soak vm-debian:
+vm-test vm-test-6.1 kunit kunit-arm64 e2e azblobd azblobd-stress interop \
+		demo bench bench-busybox vm-test-debug fuzz soak vm-debian:
 	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/$@.counts
 	@grep -Eq '^$@[[:space:]]*:' $(RIG)/Makefile 2>/dev/null || \
 		{ echo "error: $(RIG)/Makefile has no target '$@' yet" >&2; \

@@ -509,7 +509,7 @@ static enum MHD_Result first_reply(struct azd_req *r)
 	}
 	if (r->blob_get)
 		return answer_error(r, 400, "ResponseTooLargeForDevice",
-				    "Read in ranges of at most %zu bytes (Python azure-storage-blob: max_single_get_size and max_chunk_get_size; JavaScript: downloadToFile/downloadToBuffer blockSize; azblob: --chunk-size), or authorize with a SAS, with which azblobd splits large reads itself. This read returns %llu bytes in one response, more than one request through %s carries, and its Shared Key signature covers the range headers",
+				    "Read in ranges of at most %zu bytes (Python azure-storage-blob: max_single_get_size and max_chunk_get_size; JavaScript: downloadToBuffer with blockSize, as download() and downloadToFile() read in one GET; azblob: --chunk-size), or authorize with a SAS, with which azblobd splits large reads itself. This read returns %llu bytes in one response, more than one request through %s carries, and its Shared Key signature covers the range headers",
 				    max, (unsigned long long)total,
 				    r->cfg->device);
 	return answer_error(r, 502, "ResponseTooLargeForDevice",

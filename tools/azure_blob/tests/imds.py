@@ -37,6 +37,10 @@ import urllib.parse
 
 ADDR, PORT, STATE = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+# The versions of the token endpoint that the clients in the rig use
+# (libazblob, rclone, the Azure SDKs, azure-cli); IMDS takes the resource
+# with or without its trailing slash.
+API_VERSIONS = ("2018-02-01", "2019-08-01")
 lock = threading.Lock()
 count = [0]
 # tokens handed out since the mode file's last change (wrong-audience)
@@ -108,8 +112,8 @@ class Imds(http.server.BaseHTTPRequestHandler):
                               "error_description":
                               "Required metadata header not specified"})
             return
-        if q.get("api-version") != ["2018-02-01"] or \
-           q.get("resource") != ["https://storage.azure.com/"]:
+        if q.get("api-version", [""])[0] not in API_VERSIONS or \
+           q.get("resource", [""])[0].rstrip("/") != "https://storage.azure.com":
             self.answer(400, {"error": "invalid_request",
                               "error_description":
                               "api-version or resource missing or wrong"})

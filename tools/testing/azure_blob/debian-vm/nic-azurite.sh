@@ -37,6 +37,17 @@
 #                              NIC_ACCOUNT NIC_KEY   Azurite's account
 #                            Returns non-zero (everything stopped) when a
 #                            part did not start.
+#                            With NIC_OAUTH=1 Azurite checks bearer tokens
+#                            too (--oauth basic, which it does over https
+#                            only): it serves https on 127.0.0.1 with a
+#                            certificate of the run's CA, the front ends
+#                            relay to it through TLS, and AZ_PORT is a
+#                            plain http relay on 127.0.0.1 in front of it
+#                            (for the VSP's backend); AZ_TLS_PORT is
+#                            Azurite's own. The front ends' certificates
+#                            also name nic.internal and
+#                            NIC_ACCOUNT.nic.internal (clients that build
+#                            https://ACCOUNT.SUFFIX, e.g. rclone 1.60).
 #   nic_azurite_stop DIR     stops what nic_azurite_start started
 #   nic_azurite_payload DIR PAYLOAD
 #                            PAYLOAD/nic/: nic.env, ca.pem and nic-guest.sh,
@@ -60,12 +71,14 @@ nic_azurite_install() {
 		dvm_azurite_install
 }
 
-# nic_front DIR NAME PORT ADDRESS-OPTIONS: one socat front end
+# nic_front DIR NAME PORT ADDRESS-OPTIONS: one socat front end, to
+# Azurite (nic_upstream)
+nic_upstream=''
 nic_front() {
 	local dir=$1 name=$2 port=$3 listen=$4
 
 	# -b: relay in 256 KiB blocks, not socat's default 8 KiB
-	socat -d -d -b 262144 "$listen" "TCP:127.0.0.1:$AZ_PORT" \
+	socat -d -d -b 262144 "$listen" "${nic_upstream:-TCP:127.0.0.1:$AZ_PORT}" \
 		>"$dir/socat-$name.log" 2>&1 </dev/null &
 	echo $! >"$dir/socat-$name.pid"
 	for _ in $(seq 50); do
@@ -85,9 +98,34 @@ nic_azurite_start() {
 	NIC_ADDR=169.254.77.1 NIC_HTTP_PORT=80 NIC_HTTPS_PORT=443
 	NIC_BADNAME_PORT=8443 NIC_ACCOUNT=devstoreaccount1
 	NIC_KEY="Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
-	AZ_PORT=$("$nic_rig/e2e/azurite.sh" start "$dir") || return 1
-	if ! "$nic_rig/scripts/local-ca.sh" "$dir" "IP:$NIC_ADDR" ||
-	   ! cp "$dir/ca.pem" "$dir/ca.key" "$dir/badname/" ||
+	AZ_TLS_PORT=''
+	nic_upstream=''
+	if ! "$nic_rig/scripts/local-ca.sh" "$dir" "IP:$NIC_ADDR" nic.internal \
+		"$NIC_ACCOUNT.nic.internal"; then
+		return 1
+	fi
+	if [ "${NIC_OAUTH:-0}" = 1 ]; then
+		mkdir -p "$dir/azurite-tls"
+		cp "$dir/ca.pem" "$dir/ca.key" "$dir/azurite-tls/" &&
+			"$nic_rig/scripts/local-ca.sh" "$dir/azurite-tls" \
+				IP:127.0.0.1 >/dev/null || return 1
+		AZ_TLS_PORT=$("$nic_rig/e2e/azurite.sh" start "$dir" -- \
+			--oauth basic --cert "$dir/azurite-tls/server.pem" \
+			--key "$dir/azurite-tls/server.key") || return 1
+		# the loopback hop to Azurite is not verified: it stays in the
+		# namespace
+		nic_upstream=OPENSSL:127.0.0.1:$AZ_TLS_PORT,verify=0
+		AZ_PORT=$((AZ_TLS_PORT + 1))
+		while (exec 3<>"/dev/tcp/127.0.0.1/$AZ_PORT") 2>/dev/null; do
+			AZ_PORT=$((AZ_PORT + 1))
+		done
+		NIC_ADDR=127.0.0.1 nic_front "$dir" plain "$AZ_PORT" \
+			"TCP-LISTEN:$AZ_PORT,bind=127.0.0.1,reuseaddr,fork" ||
+			{ nic_azurite_stop "$dir"; return 1; }
+	else
+		AZ_PORT=$("$nic_rig/e2e/azurite.sh" start "$dir") || return 1
+	fi
+	if ! cp "$dir/ca.pem" "$dir/ca.key" "$dir/badname/" ||
 	   ! "$nic_rig/scripts/local-ca.sh" "$dir/badname" wrong-name.invalid ||
 	   ! nic_front "$dir" http "$NIC_HTTP_PORT" \
 		"TCP-LISTEN:$NIC_HTTP_PORT,bind=$NIC_ADDR,reuseaddr,fork" ||
@@ -100,6 +138,7 @@ nic_azurite_start() {
 	fi
 	cat >"$dir/nic.env" <<EOF
 AZ_PORT=$AZ_PORT
+AZ_TLS_PORT=$AZ_TLS_PORT
 NIC_ADDR=$NIC_ADDR
 NIC_HTTP_PORT=$NIC_HTTP_PORT
 NIC_HTTPS_PORT=$NIC_HTTPS_PORT
@@ -112,7 +151,7 @@ EOF
 nic_azurite_stop() {
 	local dir=$1 name
 
-	for name in http https badname; do
+	for name in http https badname plain; do
 		[ -f "$dir/socat-$name.pid" ] || continue
 		kill "$(cat "$dir/socat-$name.pid")" 2>/dev/null
 		rm -f "$dir/socat-$name.pid"
