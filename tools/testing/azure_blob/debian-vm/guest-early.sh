@@ -14,5 +14,11 @@ set -euo pipefail
 pay=/run/azblob-rig
 mod=/lib/modules/$(uname -r)
 install -D -m 0644 "$pay/vmbus_emu.ko" "$mod/updates/vmbus_emu.ko"
-cp "$pay"/depmod/base/modules.* "$mod/"
+# Each index is replaced by a rename, never rewritten in place: udev's
+# coldplug and systemd's binfmt_misc mount run modprobe meanwhile, and a
+# half-copied modules.dep.bin failed that mount.
+for f in "$pay"/depmod/base/modules.*; do
+	cp "$f" "$mod/.$(basename "$f").new"
+	mv -f "$mod/.$(basename "$f").new" "$mod/$(basename "$f")"
+done
 echo "vm-debian: vmbus_emu.ko in $mod/updates, module indexes from the host"

@@ -182,6 +182,12 @@ for d in /sys/class/net/*; do
 	[ "$(basename "$(readlink -f "$d/device/driver" 2>/dev/null)")" = virtio_net ] &&
 		nic=$(basename "$d")
 done
+# networkd configures the address on its own time: at load a boot reached
+# this point before it had (wait up to two minutes, then check).
+for _ in $(seq 1 240); do
+	ip -4 -o addr show dev "${nic:-none}" 2>/dev/null | grep -q ' 169\.254\.77\.2/16 ' && break
+	sleep 0.5
+done
 ip -br addr | sed 's/^/# ip: /'
 ip route | sed 's/^/# route: /'
 check "the virtio NIC ${nic:-?} has 169.254.77.2/16" \
