@@ -41,16 +41,14 @@ apt_need() {
 	fi
 }
 
-# newest_headers_version - newest 6.12.*+deb12-cloud-amd64 headers in apt
+# newest_headers_version - newest 6.12.*+deb12-cloud-amd64 headers that apt
+# knows (or, without package lists, that are installed): scripts/deb-kver.sh
 newest_headers_version() {
-	{
-		apt-cache search --names-only \
-			'^linux-headers-6\.12\.[0-9]+\+deb12-cloud-amd64$' |
-			awk '{ print $1 }'
-		dpkg-query -W -f='${Package}\n' \
-			'linux-headers-6.12.*+deb12-cloud-amd64' 2>/dev/null
-	} | sed -n 's/^linux-headers-\(6\.12\.[0-9]*+deb12-cloud-amd64\)$/\1/p' |
-		sort -u -V | tail -n 1
+	local v
+
+	v=$("$AZ_BLOB_SRCTREE/tools/testing/azure_blob/scripts/deb-kver.sh" \
+		6.12 2>/dev/null) || return 0
+	echo "$v-cloud-amd64"
 }
 
 # commit_numbers - the commit numbers named in kernel-patches/series, in order
