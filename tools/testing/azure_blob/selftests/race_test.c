@@ -387,13 +387,15 @@ static uint64_t wait_ring_waits(uint64_t want, long ms)
  * until every command is in line: the next two large ones fill the ring,
  * the fourth waits in an io-wq worker, and only then come the small ones,
  * which would fit. A slow kernel (KASAN under TCG pins 7000 pages slowly)
- * thus cannot let the host drain the ring before the line forms. Six
- * small ones: with the large one, seven io-wq workers wait at once, below
- * the eight bound workers io_uring gives a ring on two CPUs.
+ * thus cannot let the host drain the ring before the line forms. Each
+ * command in line holds an io-wq worker; the task's io-wq was sized by the
+ * first ring it used (the four entries of the support probe), so the test
+ * sets the bound workers to one per command.
  */
 TEST_F_TIMEOUT(race, ring_full_in_order, RACE_TIMEOUT)
 {
 	enum { BIGS = 4, SMALLS = 6, N = BIGS + SMALLS };
+	unsigned int workers[2] = { N, 0 };	/* bound, unbound (unchanged) */
 	uint64_t waits = sysfs_u64("ring_full_waits"), big_in_line, in_line;
 	long base = azb_pins_outstanding();
 	unsigned int i, pos = 0, big_pos = 0;
@@ -407,6 +409,7 @@ TEST_F_TIMEOUT(race, ring_full_in_order, RACE_TIMEOUT)
 		ASSERT_EQ(0, buf_init(&bufs[i], 9000 + i,
 				      i < BIGS ? BIG_PAGES + 1000 : SMALL_PAGES));
 	ASSERT_EQ(0, azb_ring_init(&ring, 2 * N, AZB_RING_FLAGS));
+	ASSERT_LE(0, io_uring_register_iowq_max_workers(&ring, workers));
 	ASSERT_EQ(0, submit_round(&ring, self->fd, bufs, BIGS, 0, 0));
 	big_in_line = wait_ring_waits(waits + 1, 30000) - waits;
 	ASSERT_EQ(0, submit_round(&ring, self->fd, bufs + BIGS, SMALLS, BIGS,
