@@ -2,9 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Build the rig's debug guest kernel: Debian's linux-source-6.12 (plain, the
-# driver is built out of tree), x86_64_defconfig + debug/debug.config
-# (KASAN, lockdep, DEBUG_ATOMIC_SLEEP, debug objects, kmemleak, no
-# CONFIG_HYPERV).
+# driver is built out of tree), allnoconfig + debug/debug.config (what the
+# rig's guest needs, KASAN, lockdep, DEBUG_ATOMIC_SLEEP, debug objects,
+# kmemleak, no CONFIG_HYPERV).
 #
 #   build-kernel.sh [--jobs N]
 #
@@ -69,22 +69,14 @@ extract_tree() {
 	echo "$ver" > "$OUT/linux.version"
 }
 
-# make_config - x86_64_defconfig + the fragment, into $KOBJ/.config when
-# it differs from the current one
+# make_config - allnoconfig with the fragment as KCONFIG_ALLCONFIG, into
+# $KOBJ/.config when it differs from the current one
 make_config() {
 	local want="$KOBJ/.config.want" line sym
 
 	mkdir -p "$KOBJ"
-	"${KMAKE[@]}" -s KCONFIG_CONFIG=.config.want x86_64_defconfig
-	# Each fragment line replaces what defconfig says about its symbol.
-	while IFS= read -r line; do
-		sym=$(sed -n 's/^\(CONFIG_[A-Za-z0-9_]*\)=.*/\1/p;
-			s/^# \(CONFIG_[A-Za-z0-9_]*\) is not set$/\1/p' <<<"$line")
-		[ -n "$sym" ] || continue
-		sed -i -e "/^$sym=/d" -e "/^# $sym is not set\$/d" "$want"
-		echo "$line" >> "$want"
-	done < "$FRAGMENT"
-	"${KMAKE[@]}" -s KCONFIG_CONFIG=.config.want olddefconfig
+	"${KMAKE[@]}" -s KCONFIG_CONFIG=.config.want \
+		KCONFIG_ALLCONFIG="$FRAGMENT" allnoconfig
 	rm -f "$KOBJ/.config.want.old"
 
 	# Every line of the fragment must have survived the dependencies.
