@@ -87,9 +87,9 @@ check() {
 
 for f in "$AZBLOB" "$BUILD/azure_blob/azblob-static" \
 	 "$BUILD/azure_blob/json_check" "$BUILD/e2e/rawreq" \
-	 "$BUILD/rig/vsp" "$BUILD/rig/vmbus_emu.ko" \
-	 "$BUILD/rig/hv_azure_blob.ko" "$BUILD/vm/vmlinuz"; do
-	[ -e "$f" ] || bail "missing $f (run make e2e)"
+	 "$BUILD/rig/vsp" "$MODULES/vmbus_emu.ko" \
+	 "$MODULES/hv_azure_blob.ko" "$KERNEL"; do
+	[ -e "$f" ] || bail "missing $f (run make e2e, or make vm-test-debug)"
 done
 
 # --- Azurite ----------------------------------------------------------------
