@@ -674,11 +674,15 @@ int main(int argc, char **argv)
 	azb_host(reply, sizeof(reply), "stats 0");
 	printf("# host: %s\n", reply);
 	/* Stop: clear the fault, end what the lies left hanging. */
+	printf("# traffic ends after %lu rescind/offer cycles\n", cycles);
+	fflush(stdout);
 	stop = 1;
 	azb_host(NULL, 0, "fault 0 none");
 	if (cycle())
 		cycle_bad++;
 	cycles++;
+	printf("# the last cycle is done; joining the traffic threads\n");
+	fflush(stdout);
 	for (i = 0, joined = 0; i <= SYNC_THREADS; i++) {
 		if (!pthread_join(w[i].thread, NULL))
 			joined++;
