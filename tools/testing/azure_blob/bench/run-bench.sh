@@ -31,6 +31,9 @@ while [ $# -gt 0 ]; do
 	esac
 done
 
+# The HTTP round of the host measures azblob with /usr/bin/time.
+"$RIG_DIR/scripts/apt-need.sh" time >/dev/null
+
 payload=$OUT/payload
 console=$OUT/console.log
 status=0
