@@ -19,9 +19,12 @@ root=$1 dir=$2 cmds=$3 logs=$4
 
 die() { printf 'fresh-run: %s\n' "$*" >&2; exit 100; }
 
-# The file systems a booted Debian 12 machine has: proc of this PID
-# namespace, the host's sysfs and devices (with /dev/net/tun for the
-# tests' taps and the host's ptys), and its own /dev/shm and /run.
+# The file systems a booted Debian 12 machine has: a root that is a mount
+# (unshare --mount makes / private, which fails with EINVAL on a
+# directory that is none), proc of this PID namespace, the host's sysfs
+# and devices (with /dev/net/tun for the tests' taps and the host's ptys),
+# and its own /dev/shm and /run.
+mount --bind "$root" "$root" || die "cannot bind $root onto itself"
 mount -t proc proc "$root/proc" || die "cannot mount proc"
 mount --rbind /sys "$root/sys" || die "cannot bind /sys"
 mount --rbind /dev "$root/dev" || die "cannot bind /dev"
