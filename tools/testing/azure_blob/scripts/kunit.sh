@@ -3,8 +3,15 @@
 #
 # Run the driver's KUnit suite in a QEMU guest: kunit.sh [x86_64|arm64].
 #
-# x86_64 (the default) uses the suite's own drivers/hv/.kunitconfig. arm64
-# is cross-built with Debian's gcc-aarch64-linux-gnu and runs under
+# x86_64 (the default) builds the kernel from allnoconfig, the debug
+# kernel's debug/debug.config (KASAN, lockdep, debug objects, kmemleak)
+# and the suite's own drivers/hv/.kunitconfig on top, with
+# scripts/fragment-kernel.sh, then runs it with `kunit.py exec`. The suite
+# thus runs under KASAN, and the KUnit kernel and the debug kernel share
+# most of their objects through the compiler cache: the second of the two
+# to be built compiles little (a cold CI run compiles one KASAN kernel,
+# not one and a half). arm64 is `kunit.py run` on its own configuration:
+# it is cross-built with Debian's gcc-aarch64-linux-gnu and runs under
 # qemu-system-aarch64 (TCG) with 64 KiB pages, where a CPU page holds 16
 # Hyper-V pages; its configuration is kunit-arm64.kunitconfig beside this
 # script (Hyper-V on arm64 needs ACPI, hence EFI).
@@ -17,7 +24,7 @@
 # a time on the shared tree; the compiler runs under ccache
 # with a fixed cache directory, so a rebuild from scratch on this machine
 # mostly hits the cache. The make options must stay the same from run to
-# run: kunit.py rebuilds everything when they change.
+# run: kbuild and kunit.py rebuild everything when they change.
 #
 # Writes build/results/kunit.counts ("PASSED FAILED SKIPPED") and the raw
 # log to build/kunit/kunit.log (kunit-arm64.counts and kunit-arm64.log for
@@ -40,6 +47,8 @@ SCRIPTS="$AZ_BLOB_SRCTREE/tools/testing/azure_blob/scripts"
 . "$STATIC/lib.sh"
 # shellcheck source=../static/kernel-tree.sh
 . "$STATIC/kernel-tree.sh"
+# shellcheck source=fragment-kernel.sh
+. "$SCRIPTS/fragment-kernel.sh"
 
 KARCH=${1:-x86_64}
 # This suite has a tree of its own, so it never races the static checks.
@@ -51,18 +60,19 @@ case "$KARCH" in
 x86_64)
 	SUITE=kunit
 	KOBJ="$KUNIT_OUT/obj"
-	PKGS=(qemu-system-x86)
-	KUNIT_ARGS=(--arch=x86_64 --kunitconfig="$KUNITCONFIG"
-		    --make_options 'CC=ccache gcc')
+	PKGS=(qemu-system-x86 cpio)
+	KUNIT_CMD=exec
+	KUNIT_ARGS=(--arch=x86_64 --kunitconfig="$KUNITCONFIG")
 	TIMEOUT=${KUNIT_TIMEOUT:-900}
 	;;
 arm64)
 	SUITE=kunit-arm64
 	KOBJ="$KUNIT_OUT/obj-arm64"
 	PKGS=(qemu-system-arm gcc-aarch64-linux-gnu)
+	KUNIT_CMD=run
 	KUNIT_ARGS=(--arch=arm64 --cross_compile=aarch64-linux-gnu-
 		    --kunitconfig="$SCRIPTS/kunit-arm64.kunitconfig"
-		    --make_options 'CC=ccache aarch64-linux-gnu-gcc')
+		    --make_options 'CC=ccache aarch64-linux-gnu-gcc' --jobs=2)
 	TIMEOUT=${KUNIT_TIMEOUT:-1800}
 	;;
 *)
@@ -71,11 +81,6 @@ arm64)
 	;;
 esac
 LOG="$KUNIT_OUT/$SUITE.log"
-export CCACHE_DIR="${CCACHE_DIR:-/var/cache/hv_azure_blob/ccache}"
-# Hash paths inside the checkout as relative ones, so that a fresh clone
-# elsewhere (CI) hits the objects an earlier checkout compiled.
-export CCACHE_BASEDIR="${CCACHE_BASEDIR:-$AZ_BLOB_SRCTREE}"
-export CCACHE_NOHASHDIR=true
 export PYTHONDONTWRITEBYTECODE=1
 
 main() {
@@ -101,10 +106,18 @@ main() {
 	cmp -s "$AZ_BLOB_SRCTREE/$KUNITCONFIG" "$KSRC/$KUNITCONFIG" ||
 		cp "$AZ_BLOB_SRCTREE/$KUNITCONFIG" "$KSRC/$KUNITCONFIG"
 
+	if [ "$KARCH" = x86_64 ]; then
+		fragment_config "$KSRC" "$KOBJ" \
+			"$AZ_BLOB_SRCTREE/tools/testing/azure_blob/debug/debug.config" \
+			"$KSRC/$KUNITCONFIG"
+		fragment_build "$KSRC" "$KOBJ" "KUnit kernel" 2 ||
+			die "the KUnit kernel does not build (see above)"
+	fi
+
 	start=$(date +%s)
 	set +e
-	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py run \
-		"${KUNIT_ARGS[@]}" --build_dir="$KOBJ" --jobs=2 \
+	(cd "$KSRC" && python3 tools/testing/kunit/kunit.py "$KUNIT_CMD" \
+		"${KUNIT_ARGS[@]}" --build_dir="$KOBJ" \
 		--kernel_args slub_debug=FZP \
 		--timeout "$TIMEOUT") 2>&1 | tee "$LOG"
 	rc=${PIPESTATUS[0]}
