@@ -108,10 +108,11 @@ fresh-check:
 	$(RIG)/fresh/fresh-check.sh
 
 test:
-	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts
-	-@$(MAKE) --no-print-directory check-static
-	-@for s in $(TEST_SUITES); do \
+	@mkdir -p $(RESULTS) && rm -f $(RESULTS)/*.counts $(RESULTS)/*.secs
+	-@for s in check-static $(TEST_SUITES); do \
+		t0=$$(date +%s); \
 		$(MAKE) --no-print-directory $$s || true; \
+		echo $$(( $$(date +%s) - t0 )) > $(RESULTS)/$$s.secs; \
 	done
 	@echo "== summary =="
 	@$(RIG)/summarize.sh check-static $(TEST_SUITES)
