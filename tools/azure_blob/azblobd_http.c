@@ -7,8 +7,12 @@
  * through the device as one request:
  *
  *   - an upload (Content-Length > 0) is read into one page-aligned data
- *     buffer and sent when complete; larger than one device request:
- *     413 RequestBodyTooLarge, naming the client settings to change;
+ *     buffer and sent when complete. Larger than one device request: a
+ *     BlockBlob Put Blob authorized by a SAS or a bearer token goes on
+ *     as Put Block + Put Block List (azblobd_put.c); any other (Shared
+ *     Key signs the request, anonymous, not a Put Blob) gets 413
+ *     RequestBodyTooLarge, naming the client settings to change
+ *     (max_single_put_size, maxSingleShotSize);
  *   - anything else gets a data buffer for its answer (part_size for a
  *     GET, 4 KiB for an error body) and no body; a 2xx answer larger
  *     than that goes on as a split GET (azblobd_get.c) when the
@@ -53,7 +57,8 @@ static const struct azd_config *cfg;
 static struct MHD_Daemon *daemons[AZD_NDAEMONS];
 static char *tls_cert, *tls_key;	/* PEM, read once at start */
 static atomic_uint active;
-static atomic_ullong st_requests, st_denied, st_errors, st_split;
+static atomic_ullong st_requests, st_denied, st_errors, st_split,
+	st_split_put;
 
 /* ---- reference counting, suspend and resume ---- */
 
@@ -79,6 +84,7 @@ void azd_req_put(struct azd_req *r)
 	free(r->hdrs);
 	free(r->uri);
 	free(r->st);
+	azd_put_free(r->put);
 	azb_str_free(&r->err_body);
 	pthread_mutex_destroy(&r->lock);
 	free(r);
@@ -115,6 +121,11 @@ static const char *req_header(const struct azd_req *r, const char *name)
 		if (!strcasecmp(r->hdrs[i].name, name))
 			return r->hdrs[i].value;
 	return NULL;
+}
+
+const char *azd_req_header(const struct azd_req *r, const char *name)
+{
+	return req_header(r, name);
 }
 
 /* Hop-by-hop: for this connection only, never signed by Shared Key. */
@@ -246,20 +257,19 @@ static enum MHD_Result queue_error(struct azd_req *r)
  */
 #define DRAIN_MAX	(1ull << 30)
 
-static enum MHD_Result answer_error(struct azd_req *r, unsigned int status,
-				    const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
+static enum MHD_Result answer_verror(struct azd_req *r, unsigned int status,
+				     const char *code, const char *fmt,
+				     va_list ap)
+	__attribute__((format(printf, 4, 0)));
 
-static enum MHD_Result answer_error(struct azd_req *r, unsigned int status,
-				    const char *code, const char *fmt, ...)
+static enum MHD_Result answer_verror(struct azd_req *r, unsigned int status,
+				     const char *code, const char *fmt,
+				     va_list ap)
 {
 	const char *expect = req_header(r, "Expect");
 	char msg[1536];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	r->err_body.len = 0;
 	azb_str_puts(&r->err_body, "<?xml version=\"1.0\" encoding=\"utf-8\"?>"
 		     "<Error><Code>");
@@ -278,6 +288,34 @@ static enum MHD_Result answer_error(struct azd_req *r, unsigned int status,
 		return MHD_YES;
 	}
 	return queue_error(r);
+}
+
+static enum MHD_Result answer_error(struct azd_req *r, unsigned int status,
+				    const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static enum MHD_Result answer_error(struct azd_req *r, unsigned int status,
+				    const char *code, const char *fmt, ...)
+{
+	enum MHD_Result ret;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = answer_verror(r, status, code, fmt, ap);
+	va_end(ap);
+	return ret;
+}
+
+enum MHD_Result azd_answer_error(struct azd_req *r, unsigned int status,
+				 const char *code, const char *fmt, ...)
+{
+	enum MHD_Result ret;
+	va_list ap;
+
+	va_start(ap, fmt);
+	ret = answer_verror(r, status, code, fmt, ap);
+	va_end(ap);
+	return ret;
 }
 
 static enum MHD_Result answer_device_error(struct azd_req *r)
@@ -771,11 +809,19 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	azd_build_head(r, &head, NULL, NULL);
 	max = azd_max_data(head.len);
 	azb_str_free(&head);
+	if (r->has_clen && r->clen > max && azd_put_splittable(r)) {
+		/* SAS or bearer: Put Block + Put Block List (azblobd_put.c) */
+		atomic_fetch_add(&st_split_put, 1);
+		return azd_put_start(r);
+	}
 	if (r->has_clen && r->clen > max)
 		return answer_error(r, 413, "RequestBodyTooLarge",
-				    "Upload in blocks of at most %zu bytes (Python azure-storage-blob: max_single_put_size and max_block_size; JavaScript: maxSingleShotSize and blockSize; azblob: --put-threshold and --chunk-size). This body has %llu bytes, more than one request through %s carries (%u pages of 4 KiB for the body, the request head and the response head together), and azblobd cannot split a signed upload",
+				    "Upload in blocks of at most %zu bytes (Python azure-storage-blob: max_single_put_size and max_block_size; JavaScript: maxSingleShotSize and blockSize; azblob: --put-threshold and --chunk-size). This body has %llu bytes, more than one request through %s carries (%u pages of 4 KiB for the body, the request head and the response head together), and azblobd cannot split %s",
 				    max, (unsigned long long)r->clen,
-				    r->cfg->device, AZ_BLOB_MAX_PAGES);
+				    r->cfg->device, AZ_BLOB_MAX_PAGES,
+				    r->auth == AZD_AUTH_SHAREDKEY ?
+				    "an upload signed with Shared Key (with a SAS or a bearer token it turns a BlockBlob Put Blob into Put Block + Put Block List itself)" :
+				    "this upload");
 	if (r->has_clen && r->clen)
 		return first_start(r, (size_t)r->clen, true);
 	return first_start(r, first_size(r, max), false);
@@ -790,7 +836,7 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
  * the buffer, the client gone right after its last bytes); the request
  * would hold its buffer and the connection until the idle timeout.
  */
-static bool peer_gone(struct azd_req *r)
+bool azd_req_peer_gone(struct azd_req *r)
 {
 	const union MHD_ConnectionInfo *ci;
 	char c;
@@ -818,6 +864,8 @@ static enum MHD_Result carry_on(struct azd_req *r, const char *data,
 	pthread_mutex_unlock(&r->lock);
 
 	switch (state) {
+	case AZD_ST_PUT:
+		return azd_put_carry(r, data, size);
 	case AZD_ST_BODY:
 		if (*size) {
 			n = *size;
@@ -826,7 +874,7 @@ static enum MHD_Result carry_on(struct azd_req *r, const char *data,
 			memcpy((char *)r->job->data + r->body_got, data, n);
 			r->body_got += n;
 			*size = 0;
-			if (r->body_got < r->clen && peer_gone(r))
+			if (r->body_got < r->clen && azd_req_peer_gone(r))
 				return MHD_NO;	/* ends the connection */
 			return MHD_YES;
 		}
@@ -935,7 +983,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc,
 {
 	struct azd_req *r = *req_cls;
 	struct timespec t1;
-	char target[320];
+	char target[320], split[64];
 	bool cancelled;
 
 	(void)cls;
@@ -946,12 +994,15 @@ static void on_completed(void *cls, struct MHD_Connection *mc,
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	if (azd_log_on(AZD_INFO)) {
 		azd_log_target(r->uri, target, sizeof(target));
+		pthread_mutex_lock(&r->lock);
+		azd_put_describe(r->put, split, sizeof(split));
+		pthread_mutex_unlock(&r->lock);
 		azd_log(AZD_INFO,
-			"uid %u %s %s -> %u%s, %u device request%s, %llu bytes out, %.1f ms",
+			"uid %u %s %s -> %u%s, %u device request%s%s, %llu bytes out, %.1f ms",
 			(unsigned int)r->uid, r->method, target, r->status,
 			toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" :
 			" (connection ended early)", r->dev_requests,
-			r->dev_requests == 1 ? "" : "s",
+			r->dev_requests == 1 ? "" : "s", split,
 			(unsigned long long)(r->st ? azd_stream_bytes(r->st) :
 					     r->bytes_out),
 			(t1.tv_sec - r->t0.tv_sec) * 1e3 +
@@ -960,6 +1011,7 @@ static void on_completed(void *cls, struct MHD_Connection *mc,
 	pthread_mutex_lock(&r->lock);
 	r->gone = true;
 	pthread_mutex_unlock(&r->lock);
+	azd_put_close(r);
 	cancelled = r->state == AZD_ST_WAIT_MEM && azd_mem_cancel(&r->mw);
 	if (cancelled)
 		azd_req_put(r);
@@ -1232,11 +1284,12 @@ void azd_http_log_stats(void)
 	azd_dev_get_stats(&d);
 	azd_mem_stats(&used, &peak, &waits);
 	azd_log(AZD_NOTICE,
-		"stats: requests %llu, denied %llu, own errors %llu, split GETs %llu, active %u; device: submitted %llu, completed %llu, failed %llu, up %llu bytes, down %llu bytes, reopened %llu; memory: used %llu, peak %llu, waits %llu",
+		"stats: requests %llu, denied %llu, own errors %llu, split GETs %llu, split PUTs %llu, active %u; device: submitted %llu, completed %llu, failed %llu, up %llu bytes, down %llu bytes, reopened %llu; memory: used %llu, peak %llu, waits %llu",
 		(unsigned long long)atomic_load(&st_requests),
 		(unsigned long long)atomic_load(&st_denied),
 		(unsigned long long)atomic_load(&st_errors),
 		(unsigned long long)atomic_load(&st_split),
+		(unsigned long long)atomic_load(&st_split_put),
 		atomic_load(&active),
 		(unsigned long long)d.submitted,
 		(unsigned long long)d.completed, (unsigned long long)d.failed,

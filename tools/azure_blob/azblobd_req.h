@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * azblobd: one HTTP request on its way through the device, shared by the
- * HTTP front (azblobd_http.c) and the split GET (azblobd_get.c).
+ * HTTP front (azblobd_http.c), the split GET (azblobd_get.c) and the
+ * split upload (azblobd_put.c).
  *
  * A request is reference counted: the HTTP library's side holds one
  * reference until it reports the request completed, and so does every
@@ -33,6 +34,7 @@ enum azd_state {
 	AZD_ST_BODY,		/* receiving an upload's body */
 	AZD_ST_DEVICE,		/* the first job is with the device */
 	AZD_ST_STREAM,		/* a split GET's response is streaming */
+	AZD_ST_PUT,		/* a split upload: blocks, then the list */
 	AZD_ST_DRAIN,		/* our error waits for the request's end */
 	AZD_ST_ANSWERED,	/* a response is queued */
 };
@@ -44,6 +46,7 @@ struct azd_hdr {
 
 struct azd_conn;
 struct azd_stream;
+struct azd_put;
 
 struct azd_req {
 	pthread_mutex_t lock;
@@ -75,6 +78,7 @@ struct azd_req {
 	struct azd_mem_wait mw;
 	uint64_t body_got;
 	struct azd_stream *st;
+	struct azd_put *put;
 
 	/* for the log line */
 	unsigned int status;
@@ -90,6 +94,10 @@ void azd_req_suspend_locked(struct azd_req *r);
 /* under r->lock: true if the caller must azd_req_resume() after unlock */
 bool azd_req_wake_locked(struct azd_req *r);
 void azd_req_resume(struct azd_req *r);
+/* the client closed its end with nothing left to read */
+bool azd_req_peer_gone(struct azd_req *r);
+/* the first of the client's headers of that name, or NULL */
+const char *azd_req_header(const struct azd_req *r, const char *name);
 
 /*
  * The head sent to the device: the client's request line and headers,
@@ -109,5 +117,22 @@ void azd_copy_headers(struct MHD_Response *resp,
 enum MHD_Result azd_stream_start(struct azd_req *r,
 				 const struct azb_response *first);
 uint64_t azd_stream_bytes(const struct azd_stream *st);
+
+/*
+ * An answer of our own in the blob service's error format (sent after
+ * the body when decided in the request's first call).
+ */
+enum MHD_Result azd_answer_error(struct azd_req *r, unsigned int status,
+				 const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* split upload: a SAS or bearer Put Blob larger than one request */
+bool azd_put_splittable(const struct azd_req *r);
+enum MHD_Result azd_put_start(struct azd_req *r);	/* first call */
+enum MHD_Result azd_put_carry(struct azd_req *r, const char *data,
+			      size_t *size);
+void azd_put_close(struct azd_req *r);	/* the library is done with r */
+void azd_put_describe(const struct azd_put *p, char *out, size_t cap);
+void azd_put_free(struct azd_put *p);
 
 #endif /* AZBLOBD_REQ_H */
