@@ -315,6 +315,101 @@ grep -q "413 RequestBodyTooLarge: Upload in blocks of at most" $T/azblobd.log &&
 check "the same 40 MiB in 8 MiB blocks works" 0 "" -- $AZ put $T/in-forty $C/forty
 rm -f $T/in-forty
 
+# --- large uploads: split by azblobd into Put Block + Put Block List (SAS) -------
+# (no bearer token here: Azurite takes them over https with --oauth only)
+SPLIT=$((40 * 1048576 + 1))
+b64md5() { md5sum "$1" | cut -d' ' -f1 | xxd -r -p | base64; }
+hdr() { grep -i "^header $1: " "$2" | head -n 1 | sed 's/^[^:]*: //'; }
+split_put() { ./probe req --sas "$SAS" -H 'x-ms-blob-type: BlockBlob' --body-len $SPLIT "$@"; }
+head -c $SPLIT /dev/urandom >$T/in-split
+before=$(submitted)
+if $AZSAS --chunk-size 48M --put-threshold 48M --retries 0 put $T/in-split $C/split 2>$T/err; then
+	n=$(($(submitted) - before))
+	rm -f $O
+	if $AZSAS get $C/split $O 2>$T/err && cmp -s $O $T/in-split && [ "$n" -ge 7 ]; then
+		ok "SAS Put Blob of 40 MiB + 1 in one request: 201, split by azblobd ($n device requests: 6 Put Blocks + Put Block List), reads back byte-exact"
+	else
+		nok "split upload: $n device requests; read back: $(head -c 300 $T/err)"
+	fi
+else
+	nok "SAS Put Blob of 40 MiB + 1 in one request: $(head -c 300 $T/err)"
+fi
+echo "# GSHA split $(sha $T/in-split) $SPLIT"
+grep -q "PUT /$C/split?.*-> 201, 7 device requests (6 blocks + block list)" $T/azblobd.log &&
+	ok "azblobd's line for the split upload: -> 201, 7 device requests (6 blocks + block list)" ||
+	nok "azblobd's line for the split upload: $(grep "PUT /$C/split?" $T/azblobd.log | tail -n 1)"
+md5=$(b64md5 $T/in-split)
+$AZ --json stat $C/split >$T/j 2>/dev/null
+grep -qF "\"content_md5\":\"$md5\"" $T/j &&
+	ok "the committed blob's Content-MD5 is the body's ($md5), as Put Blob stores it" ||
+	nok "split blob's Content-MD5, want $md5: $(cat $T/j)"
+split_put -H 'Content-Type: text/x-azd-split' -H 'x-ms-meta-origin: split' PUT /$C/probe-split >$T/r
+rm -f $O
+$AZSAS get $C/probe-split $O 2>$T/err
+./probe req --sas "$SAS" HEAD /$C/probe-split >$T/r2
+if grep -q '^status 201$' $T/r && [ "$(grep -ci '^header content-md5: ' $T/r)" = 1 ] &&
+   [ "$(hdr content-md5 $T/r)" = "$(b64md5 $O)" ] && [ "$(stat -c %s $O)" = $SPLIT ] &&
+   [ "$(hdr content-type $T/r2)" = text/x-azd-split ] && [ "$(hdr x-ms-meta-origin $T/r2)" = split ]; then
+	ok "a raw split upload: 201 with Content-MD5 of the body ($(hdr content-md5 $T/r)); Content-Type and x-ms-meta-* reach the blob"
+else
+	nok "raw split upload: $(head -n 1 $T/r), Content-MD5 '$(grep -i '^header content-md5: ' $T/r | tr '\n' ' ')', read back $(stat -c %s $O) B MD5 $(b64md5 $O) ($(head -c 200 $T/err)), blob: $(head -n 1 $T/r2) type '$(hdr content-type $T/r2)' meta '$(hdr x-ms-meta-origin $T/r2)'"
+fi
+rm -f $O
+before=$(submitted)
+split_put -H 'Content-MD5: 1B2M2Y8AsgTpgAmY7PhCfg==' PUT /$C/md5bad >$T/r
+n=$(($(submitted) - before))
+./probe req --sas "$SAS" HEAD /$C/md5bad >$T/r2
+if grep -q '^status 400$' $T/r && [ "$(hdr x-ms-error-code $T/r)" = Md5Mismatch ] &&
+   grep -q '^status 404$' $T/r2 && [ "$n" = 6 ]; then
+	ok "a split upload whose Content-MD5 does not match: 400 Md5Mismatch after its 6 blocks, no Put Block List: the blob does not exist (404)"
+else
+	nok "Md5Mismatch: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)', $n device requests, then $(head -n 1 $T/r2)"
+fi
+split_put -H 'Content-MD5: 1B2M2Y8AsgTpgAmY7PhCfg==' PUT /$C/split >$T/r
+rm -f $O
+if grep -q '^status 400$' $T/r && [ "$(hdr x-ms-error-code $T/r)" = Md5Mismatch ] &&
+   $AZSAS get $C/split $O 2>$T/err && cmp -s $O $T/in-split; then
+	ok "the same over an existing blob: 400 Md5Mismatch, the blob keeps its content"
+else
+	nok "Md5Mismatch over split: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)': $(head -c 200 $T/err)"
+fi
+split_put -H 'If-None-Match: *' PUT /$C/split >$T/r
+rm -f $O
+if grep -q '^status 409$' $T/r && [ "$(hdr x-ms-error-code $T/r)" = BlobAlreadyExists ] &&
+   $AZSAS get $C/split $O 2>$T/err && cmp -s $O $T/in-split; then
+	ok "If-None-Match: * on a split upload of an existing blob: Put Block List carries it, 409 BlobAlreadyExists, content unchanged"
+else
+	nok "If-None-Match split: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)': $(head -c 200 $T/err)"
+fi
+rm -f $O
+split_put PUT /$C-nope/split >$T/r
+if grep -q '^status 4[0-9][0-9]$' $T/r && [ -n "$(hdr x-ms-error-code $T/r)" ] &&
+   grep -Eq "PUT /$C-nope/split\?.*-> 4[0-9]+, [0-9]+ device requests? \(0 blocks, no block list\)" $T/azblobd.log; then
+	ok "a split upload whose Put Blocks fail: the first one's $(sed -n 's/^status //p' $T/r) $(hdr x-ms-error-code $T/r) comes back after the body, no Put Block List"
+else
+	nok "failed Put Block: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)': $(grep "PUT /$C-nope/" $T/azblobd.log | tail -n 1)"
+fi
+# the client goes away after half of its body
+before=$(submitted)
+{ printf 'PUT /%s/gone?%s HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\nx-ms-blob-type: BlockBlob\r\nx-ms-version: 2021-08-06\r\n\r\n' $C "$SAS" $SPLIT
+  head -c $((20 * 1048576)) /dev/zero; } | ./probe raw --hold-ms 1000 >$T/raw-gone 2>&1
+sleep 1
+n=$(($(submitted) - before))
+./probe req --sas "$SAS" HEAD /$C/gone >$T/r
+kill -USR1 $AZBLOBD
+sleep 1
+stats=$(grep "stats:" $T/azblobd.log | tail -n 1)
+if grep -q '^status 404$' $T/r && [ "$n" -ge 2 ] && echo "$stats" | grep -q "memory: used 0," &&
+   echo "$stats" | grep -q "active 0;" && $AZSAS stat $C/split >/dev/null 2>$T/err; then
+	ok "the client closed after 20 of 40 MiB ($n Put Blocks had reached the device): no blob committed (404), no buffer held, azblobd still serves"
+else
+	nok "client gone mid-upload: $n device requests, $(head -n 1 $T/r); $stats"
+fi
+grep -q "PUT /$C/gone?.*(connection ended early), [0-9]* device requests ([0-9]* blocks, no block list)" $T/azblobd.log &&
+	ok "azblobd's line for it: connection ended early, no block list" ||
+	nok "azblobd's line for the abandoned upload: $(grep "PUT /$C/gone?" $T/azblobd.log | tail -n 1)"
+rm -f $T/in-split
+
 # --- path-style URLs need a new signature -------------------------------------
 ./probe req --key "$KEY" GET /devstoreaccount1/$C/one >$T/r
 if grep -q '^status 400$' $T/r && grep -q '^header x-ms-error-code: PathStyleNotSupported$' $T/r &&
@@ -487,8 +582,71 @@ else
 	nok "memory cap: $good of 4 transfers right, peak '$peak', waits '$waits': $(cat $T/cap-err1 $T/cap-errp | head -c 300)"
 fi
 rm -f $W/cap1 $W/cap2 $W/cap3 $O $T/in-cap $T/in-big
+# a split upload while a split read whose client stalls holds 4 parts of
+# 8 MiB: the upload's first block does not fit the cap and waits for room
+head -c $SPLIT /dev/urandom >$T/in-split2
+printf 'GET /%s/big?%s HTTP/1.1\r\nHost: x\r\n\r\n' $C "$SAS" |
+	./probe raw --read 1 --pause-ms 4000 --hold-ms 3000 >$T/raw-stall 2>&1 &
+sleep 1.5
+t0=$(now_ms)
+$AZSAS --chunk-size 48M --put-threshold 48M --retries 0 put $T/in-split2 $C/capsplit 2>$T/caps-err
+rc=$?
+t1=$(now_ms)
+wait_jobs
+rm -f $O
+[ $rc -eq 0 ] && $AZSAS get $C/capsplit $O 2>>$T/caps-err && cmp -s $O $T/in-split2 &&
+	grep -q "PUT /$C/capsplit?.*-> 201, 7 device requests (6 blocks + block list)" $T/azblobd2.log
+good=$?
+kill -USR1 $AZBLOBD
+sleep 1
+stats=$(grep "stats:" $T/azblobd2.log | tail -n 1)
+echo "# cap 40M, split upload: $stats"
+peak=$(echo "$stats" | sed -n 's/.*peak \([0-9]*\),.*/\1/p')
+waits2=$(echo "$stats" | sed -n 's/.*waits \([0-9]*\)$/\1/p')
+got=$(sed -n 's/^received //p' $T/raw-stall)
+if [ "$good" = 0 ] && [ -n "$peak" ] && [ "$peak" -le $((40 * 1048576)) ] &&
+   [ "${waits2:-0}" -gt "${waits:-0}" ] && [ "${got:-0}" -gt $((64 * 1048576)) ] &&
+   echo "$stats" | grep -q "memory: used 0,"; then
+	ok "memory_cap 40M: a SAS Put Blob of 40 MiB + 1 beside a stalled split read holding 4 parts waits for room ($((waits2 - waits)) waits, $((t1 - t0)) ms), then commits 6 blocks + block list, byte-exact; the read completes; peak $peak bytes, nothing held after"
+else
+	nok "memory cap, split upload: exit $rc, check $good, peak '$peak', waits '$waits' -> '$waits2', stalled read got '$got': $(head -c 300 $T/caps-err)"
+fi
+rm -f $O $T/in-split2
 stop_azblobd
 cat $T/azblobd2.log >>$T/azblobd.log
+
+# --- kill -9 during a split upload: no partial blob is committed ----------------
+./probe as 990 990 990 -- ./azblobd --config /etc/azblobd.conf 2>$T/azblobd3.log &
+AZBLOBD=$!
+./probe wait-port "$PORT" 20 || nok "azblobd did not start again: $(cat $T/azblobd3.log)"
+before=$(submitted)
+{ printf 'PUT /%s/killed?%s HTTP/1.1\r\nHost: x\r\nContent-Length: %s\r\nx-ms-blob-type: BlockBlob\r\nx-ms-version: 2021-08-06\r\n\r\n' $C "$SAS" $SPLIT
+  head -c $((24 * 1048576)) /dev/zero; sleep 30; head -c $((16 * 1048576 + 1)) /dev/zero; } |
+	./probe raw --hold-ms 1000 >$T/raw-killed 2>&1 &
+PJ=$!
+# the body stalls after 24 MiB: kill once two of its blocks reached the device
+i=0
+while [ $(($(submitted) - before)) -lt 2 ] && [ $i -lt 150 ]; do
+	sleep 0.1
+	i=$((i + 1))
+done
+n=$(($(submitted) - before))
+kill -KILL $AZBLOBD
+wait $AZBLOBD
+kill $PJ 2>/dev/null
+wait $PJ
+cat $T/azblobd3.log >>$T/azblobd.log
+./probe as 990 990 990 -- ./azblobd --config /etc/azblobd.conf 2>$T/azblobd4.log &
+AZBLOBD=$!
+./probe wait-port "$PORT" 20 || nok "azblobd did not start again: $(cat $T/azblobd4.log)"
+./probe req --sas "$SAS" HEAD /$C/killed >$T/r
+if grep -q '^status 404$' $T/r && [ "$n" -ge 2 ]; then
+	ok "kill -9 of azblobd during a split upload ($n Put Blocks sent): no blob committed (404 after a restart)"
+else
+	nok "kill -9 during a split upload: $n device requests before the kill; then $(head -n 1 $T/r)"
+fi
+stop_azblobd
+cat $T/azblobd4.log >>$T/azblobd.log
 [ "$(cat $DEV/in_flight)" = 0 ] && [ "$(cat $DEV/pinned_pages)" = 0 ] &&
 	ok "driver idle: in_flight 0, pinned_pages 0" || nok "driver: in_flight $(cat $DEV/in_flight) pinned $(cat $DEV/pinned_pages)"
 echo 1 >/proc/sys/vm/stat_refresh 2>/dev/null
