@@ -290,22 +290,6 @@ static enum MHD_Result answer_verror(struct azd_req *r, unsigned int status,
 	return queue_error(r);
 }
 
-static enum MHD_Result answer_error(struct azd_req *r, unsigned int status,
-				    const char *code, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static enum MHD_Result answer_error(struct azd_req *r, unsigned int status,
-				    const char *code, const char *fmt, ...)
-{
-	enum MHD_Result ret;
-	va_list ap;
-
-	va_start(ap, fmt);
-	ret = answer_verror(r, status, code, fmt, ap);
-	va_end(ap);
-	return ret;
-}
-
 enum MHD_Result azd_answer_error(struct azd_req *r, unsigned int status,
 				 const char *code, const char *fmt, ...)
 {
@@ -323,10 +307,10 @@ static enum MHD_Result answer_device_error(struct azd_req *r)
 	const struct azb_xfer *x = r->job->x;
 
 	if (x->terr == -ENODEV || x->terr == -ENOENT)
-		return answer_error(r, 503, "DeviceUnavailable",
+		return azd_answer_error(r, 503, "DeviceUnavailable",
 				    "%s is not available (%s); retry later",
 				    r->cfg->device, x->terr_msg);
-	return answer_error(r, 502, "DeviceRequestFailed",
+	return azd_answer_error(r, 502, "DeviceRequestFailed",
 			    "the request did not reach the blob service through %s: %s",
 			    r->cfg->device, x->terr_msg);
 }
@@ -497,14 +481,14 @@ static enum MHD_Result first_start(struct azd_req *r, size_t data_len,
 	azd_job_free(r->job);
 	r->job = new_first_job(r, data_len, upload);
 	if (!r->job)
-		return answer_error(r, 503, "ServerBusy",
+		return azd_answer_error(r, 503, "ServerBusy",
 				    "azblobd is out of memory");
 	r->mw.granted = first_granted;
 	pthread_mutex_lock(&r->lock);
 	ret = first_go_locked(r);
 	pthread_mutex_unlock(&r->lock);
 	if (ret)
-		return answer_error(r, 503, "ServerBusy",
+		return azd_answer_error(r, 503, "ServerBusy",
 				    "azblobd could not map %zu bytes for the request",
 				    data_len);
 	return MHD_YES;
@@ -522,7 +506,7 @@ static enum MHD_Result first_reply(struct azd_req *r)
 	if (j->x->terr)
 		return answer_device_error(r);
 	if (azb_parse_response_head(j->x->resp, j->x->resp_len, &dev))
-		return answer_error(r, 502, "DeviceRequestFailed",
+		return azd_answer_error(r, 502, "DeviceRequestFailed",
 				    "the host's response head is malformed (%zu bytes)",
 				    j->x->resp_len);
 	if (!j->x->overflow || r->is_head || dev.status / 100 != 2) {
@@ -546,11 +530,11 @@ static enum MHD_Result first_reply(struct azd_req *r)
 		return first_start(r, (size_t)total, false);
 	}
 	if (r->blob_get)
-		return answer_error(r, 400, "ResponseTooLargeForDevice",
+		return azd_answer_error(r, 400, "ResponseTooLargeForDevice",
 				    "Read in ranges of at most %zu bytes (Python azure-storage-blob: max_single_get_size and max_chunk_get_size; JavaScript: downloadToBuffer with blockSize, as download() and downloadToFile() read in one GET; azblob: --chunk-size), or authorize with a SAS, with which azblobd splits large reads itself. This read returns %llu bytes in one response, more than one request through %s carries, and its Shared Key signature covers the range headers",
 				    max, (unsigned long long)total,
 				    r->cfg->device);
-	return answer_error(r, 502, "ResponseTooLargeForDevice",
+	return azd_answer_error(r, 502, "ResponseTooLargeForDevice",
 			    "the answer has %llu bytes, more than the %zu one request through the device carries",
 			    (unsigned long long)total, max);
 }
@@ -750,7 +734,7 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 		ret = azd_access(c->uid, r->cfg->device, c->why,
 				 sizeof(c->why));
 		if (ret == -ENOENT)
-			return answer_error(r, 503, "DeviceUnavailable",
+			return azd_answer_error(r, 503, "DeviceUnavailable",
 					    "%s is not available (%s); retry later",
 					    r->cfg->device, c->why);
 		c->unchecked = false;
@@ -758,17 +742,17 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	}
 	if (c->denied) {
 		atomic_fetch_add(&st_denied, 1);
-		return answer_error(r, 403, "DeviceAccessDenied",
+		return azd_answer_error(r, 403, "DeviceAccessDenied",
 				    "%s (azblobd serves only users who could open %s themselves)",
 				    c->why, r->cfg->device);
 	}
 	if (r->uri[0] != '/')
-		return answer_error(r, 400, "InvalidUri",
+		return azd_answer_error(r, 400, "InvalidUri",
 				    "the request-target must be a path (origin form), not '%.100s'",
 				    r->uri);
 	bad = malformed(r, &code);
 	if (bad)
-		return answer_error(r, 400, code,
+		return azd_answer_error(r, 400, code,
 				    "the request is malformed: %s", bad);
 	classify(r);
 	strip = account_prefix(r);
@@ -776,7 +760,7 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	    r->auth != AZD_AUTH_NONE) {
 		const char *h = req_header(r, "Host");
 
-		return answer_error(r, 400, "PathStyleNotSupported",
+		return azd_answer_error(r, 400, "PathStyleNotSupported",
 				    "Use the endpoint without the account in its path: BlobEndpoint=http://%s;AccountName=%s in the connection string, or the account URL http://%s. This URL is path-style (/%s/...): its Shared Key signature covers the account twice, and no request to %s can carry that",
 				    h ? h : "127.0.0.1", r->cfg->account,
 				    h ? h : "127.0.0.1", r->cfg->account,
@@ -792,11 +776,11 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 	}
 	for (i = 0; i < sizeof(once) / sizeof(once[0]); i++)
 		if (header_count(r, once[i]) > 1)
-			return answer_error(r, 400, "InvalidHeaderValue",
+			return azd_answer_error(r, 400, "InvalidHeaderValue",
 					    "the request has more than one %s header",
 					    once[i]);
 	if (r->chunked && !r->has_clen)
-		return answer_error(r, 411, "MissingContentLengthHeader",
+		return azd_answer_error(r, 411, "MissingContentLengthHeader",
 				    "uploads need Content-Length: the blob service takes no chunked bodies");
 	if (r->chunked)
 		/*
@@ -804,7 +788,7 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 		 * be sent on with a body of another length (or one that
 		 * never completes, holding its buffer until the timeout).
 		 */
-		return answer_error(r, 400, "InvalidHeaderValue",
+		return azd_answer_error(r, 400, "InvalidHeaderValue",
 				    "the request has both Transfer-Encoding and Content-Length: send a body with Content-Length only");
 	azd_build_head(r, &head, NULL, NULL);
 	max = azd_max_data(head.len);
@@ -815,7 +799,7 @@ static enum MHD_Result begin(struct azd_req *r, struct azd_conn *c)
 		return azd_put_start(r);
 	}
 	if (r->has_clen && r->clen > max)
-		return answer_error(r, 413, "RequestBodyTooLarge",
+		return azd_answer_error(r, 413, "RequestBodyTooLarge",
 				    "Upload in blocks of at most %zu bytes (Python azure-storage-blob: max_single_put_size and max_block_size; JavaScript: maxSingleShotSize and blockSize; azblob: --put-threshold and --chunk-size). This body has %llu bytes, more than one request through %s carries (%u pages of 4 KiB for the body, the request head and the response head together), and azblobd cannot split %s",
 				    max, (unsigned long long)r->clen,
 				    r->cfg->device, AZ_BLOB_MAX_PAGES,
