@@ -52,9 +52,9 @@ RESULTS := build/results
 
 # The suites "make test" runs, in order, after check-static. (soak and
 # bench take too long for every run; see README.md.) vm-debian boots two
-# kernels, each building the module with DKMS for both: 28 minutes with
-# its image cached at load 11-17 here (tools/testing/azure_blob/README.md),
-# about 10 more on a machine without the image.
+# kernels side by side, each building the module with DKMS for both:
+# 5.5 minutes with its image cached, at load 3 here
+# (tools/testing/azure_blob/README.md), about 3 more without the image.
 TEST_SUITES := vm-test vm-test-6.1 kunit e2e azblobd client fuzz deb \
 	vm-debian vm-test-debug
 

@@ -3,7 +3,8 @@
 #
 # make vm-debian: the driver in a Debian 12 guest as Azure users run it
 # (debian-vm/build-image.sh), checked by debian-vm/guest-test.sh, on each
-# of Debian 12's cloud kernels in turn: 6.12, then 6.1 (the default one).
+# of Debian 12's cloud kernels, 6.12 and 6.1 (the default one), two
+# guests side by side.
 #
 #   vm-debian.sh --build DIR [--timeout S]
 #
@@ -14,10 +15,10 @@
 # modules-6.1); the selftests (DIR/selftests) and, when there, the static
 # azblob (DIR/azure_blob) and the packages of `make deb` (DIR/deb). Builds
 # or reuses the cached image. For each kernel it assembles the payload in
-# DIR/debian-vm/payload-<series> and then, in a network namespace of its
-# own (netns.sh), starts Azurite on the loopback (the VSP's http backend)
-# and a listener on 169.254.77.1 (the guest's NIC), and boots the guest
-# on that kernel. The VSP's default backend is echo (the selftests'); the
+# DIR/debian-vm/payload-<series> and then, for both at once, each in a
+# network namespace of its own (netns.sh), starts Azurite on the loopback
+# (the VSP's http backend) and a listener on 169.254.77.1 (the guest's
+# NIC), and boots the guest on that kernel. The VSP's default backend is echo (the selftests'); the
 # guest points slot 0 at Azurite for azblob. Writes DIR/results/
 # vm-debian.counts ("PASSED FAILED SKIPPED", both boots), the guest's
 # output in DIR/results/vm-debian-<series>.log, its console in
@@ -167,27 +168,45 @@ payload() {
 		sort | tr '\n' ' ')selftests/: $(tr '\n' ' ' <"$dir/selftests/selftests.list")"
 }
 
-# boot SERIES KVER EMU STOCK: one boot of the guest on a kernel, its TAP
-# lines (the guest's and the host's) renumbered into ours with the series
-boot() {
+# prepare SERIES KVER EMU STOCK: the payload of a boot (one at a time: the
+# selftests' payload is built in the shared build directory)
+prepare() {
 	local series=$1 kver=$2 emu=$3 stock=$4 dir=$build/debian-vm/payload-$1
-	local log=$results/vm-debian-$1.log run=$build/debian-vm/run-$1.log
-	local why vmrc line t0
+	local why
 
-	echo "# ---- vm-debian: Linux $series ($kver-cloud-amd64) ----"
-	rm -f "$log" "$run"
+	rm -f "$results/vm-debian-$series.log" "$build/debian-vm/run-$series.log"
 	if ! why=$(payload "$series" "$kver-cloud-amd64" "$emu" "$stock" "$dir"); then
 		nok "$series: payload: $(tail -n 1 <<<"$why")"
-		return
+		return 1
 	fi
 	echo "$why"
+}
+
+# boot SERIES KVER: one boot of the guest on a kernel, in a network
+# namespace of its own; its output in run-SERIES.log, its exit status and
+# time in run-SERIES.rc
+boot() {
+	local series=$1 kver=$2 run=$build/debian-vm/run-$1.log t0 vmrc
+
 	t0=$(date +%s)
 	# (9>&-: what the namespace starts must not hold the lock)
 	VMD_SERIES=$series VMD_KVER=$kver VMD_KFLAVOUR=$kver-cloud-amd64 \
-		VMD_PAYLOAD=$dir "$here/netns.sh" "$here/vm-debian.sh" --inner \
-		9>&- 2>&1 | tee "$run"
-	vmrc=${PIPESTATUS[0]}
-	echo "# ---- vm-debian: the checks on $series ($(( $(date +%s) - t0 )) s) ----"
+		VMD_PAYLOAD=$build/debian-vm/payload-$series \
+		"$here/netns.sh" "$here/vm-debian.sh" --inner 9>&- >"$run" 2>&1
+	vmrc=$?
+	echo "$vmrc $(( $(date +%s) - t0 ))" >"$build/debian-vm/run-$series.rc"
+}
+
+# tally SERIES: the boot's TAP lines (the guest's and the host's)
+# renumbered into ours with the series
+tally() {
+	local series=$1 log=$results/vm-debian-$1.log run=$build/debian-vm/run-$1.log
+	local vmrc=1 secs='?' line
+
+	read -r vmrc secs <"$build/debian-vm/run-$series.rc" 2>/dev/null
+	echo "# ---- vm-debian: Linux $series ----"
+	cat "$run" 2>/dev/null
+	echo "# ---- vm-debian: the checks on $series ($secs s) ----"
 	while IFS= read -r line; do
 		case $line in
 		"ok "*"# SKIP"*)
@@ -207,8 +226,25 @@ boot() {
 
 export VMD_ENTRY=$entry VMD_KFLAVOURS=$kflavours VMD_TIMEOUT=$timeout \
 	VMD_BUILD=$build VMD_RESULTS=$results
-boot 6.12 "$(cat "$entry/kver")" "$build/debian-vm/vmbus_emu/vmbus_emu.ko" \
-	"$build/modules/hv_azure_blob.ko"
-boot 6.1 "$(cat "$entry/kver61")" "$build/debian-vm/vmbus_emu-6.1/vmbus_emu.ko" \
-	"$build/debian-vm/modules-6.1/hv_azure_blob.ko"
+kver612=$(cat "$entry/kver") kver61=$(cat "$entry/kver61")
+series=()
+prepare 6.12 "$kver612" "$build/debian-vm/vmbus_emu/vmbus_emu.ko" \
+	"$build/modules/hv_azure_blob.ko" && series+=(6.12)
+prepare 6.1 "$kver61" "$build/debian-vm/vmbus_emu-6.1/vmbus_emu.ko" \
+	"$build/debian-vm/modules-6.1/hv_azure_blob.ko" && series+=(6.1)
+# The two guests run side by side: each has one virtual CPU, which TCG
+# runs on one host thread, so two cores carry both in the time of one.
+# Each has its own namespace, tap, VSP, Azurite and disk overlay.
+t0=$(date +%s)
+pids=()
+for s in "${series[@]}"; do
+	rm -f "$build/debian-vm/run-$s.rc"
+	if [ "$s" = 6.12 ]; then boot 6.12 "$kver612" & else boot 6.1 "$kver61" & fi
+	pids+=($!)
+done
+[ ${#pids[@]} -eq 0 ] || wait "${pids[@]}"
+echo "# both boots side by side: $(( $(date +%s) - t0 )) s"
+for s in "${series[@]}"; do
+	tally "$s"
+done
 finish
