@@ -220,11 +220,7 @@ static void part_done(struct azd_job *j)
 			wake = azd_req_wake_locked(r);
 		}
 	}
-	pthread_mutex_unlock(&r->lock);
-	if (wake)
-		azd_req_resume(r);
-	azd_job_free(orphan);
-	azd_req_put(r);
+	azd_job_end_unlock(r, wake, orphan);
 }
 
 static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)

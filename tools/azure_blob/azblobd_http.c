@@ -111,6 +111,15 @@ void azd_req_resume(struct azd_req *r)
 	MHD_resume_connection(r->mc);
 }
 
+void azd_job_end_unlock(struct azd_req *r, bool wake, struct azd_job *orphan)
+{
+	pthread_mutex_unlock(&r->lock);
+	if (wake)
+		azd_req_resume(r);
+	azd_job_free(orphan);
+	azd_req_put(r);
+}
+
 /* ---- the request head for the device ---- */
 
 static const char *req_header(const struct azd_req *r, const char *name)

@@ -353,11 +353,7 @@ out:
 		p->inflight--;
 		wake = !p->closed && azd_req_wake_locked(r);
 	}
-	pthread_mutex_unlock(&r->lock);
-	if (wake)
-		azd_req_resume(r);
-	azd_job_free(orphan);
-	azd_req_put(r);
+	azd_job_end_unlock(r, wake, orphan);
 }
 
 /* ---- Put Block List ---- */
@@ -378,11 +374,7 @@ static void list_done(struct azd_job *j)
 	} else {
 		wake = azd_req_wake_locked(r);
 	}
-	pthread_mutex_unlock(&r->lock);
-	if (wake)
-		azd_req_resume(r);
-	azd_job_free(orphan);
-	azd_req_put(r);
+	azd_job_end_unlock(r, wake, orphan);
 }
 
 static void list_submit_locked(struct azd_put *p)
@@ -465,11 +457,7 @@ static void put_granted(struct azd_mem_wait *w)
 				    "azblobd could not map a block; nothing was committed");
 		wake = azd_req_wake_locked(r);
 	}
-	pthread_mutex_unlock(&r->lock);
-	if (wake)
-		azd_req_resume(r);
-	azd_job_free(orphan);
-	azd_req_put(r);
+	azd_job_end_unlock(r, wake, orphan);
 }
 
 /* ---- the answer ---- */

@@ -94,6 +94,12 @@ void azd_req_suspend_locked(struct azd_req *r);
 /* under r->lock: true if the caller must azd_req_resume() after unlock */
 bool azd_req_wake_locked(struct azd_req *r);
 void azd_req_resume(struct azd_req *r);
+/*
+ * The end of a device job's completion, entered under r->lock: unlock,
+ * resume the connection if wake, free orphan (a job the request no
+ * longer holds, or NULL) and drop the job's reference on r.
+ */
+void azd_job_end_unlock(struct azd_req *r, bool wake, struct azd_job *orphan);
 /* the client closed its end with nothing left to read */
 bool azd_req_peer_gone(struct azd_req *r);
 /* the first of the client's headers of that name, or NULL */
