@@ -365,22 +365,24 @@ if grep -q '^status 400$' $T/r && [ "$(hdr x-ms-error-code $T/r)" = Md5Mismatch 
 else
 	nok "Md5Mismatch: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)', $n device requests, then $(head -n 1 $T/r2)"
 fi
-split_put -H 'Content-MD5: 1B2M2Y8AsgTpgAmY7PhCfg==' PUT /$C/split >$T/r
-rm -f $O
-if grep -q '^status 400$' $T/r && [ "$(hdr x-ms-error-code $T/r)" = Md5Mismatch ] &&
-   $AZSAS get $C/split $O 2>$T/err && cmp -s $O $T/in-split; then
-	ok "the same over an existing blob: 400 Md5Mismatch, the blob keeps its content"
-else
-	nok "Md5Mismatch over split: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)': $(head -c 200 $T/err)"
-fi
-split_put -H 'If-None-Match: *' PUT /$C/split >$T/r
-rm -f $O
-if grep -q '^status 409$' $T/r && [ "$(hdr x-ms-error-code $T/r)" = BlobAlreadyExists ] &&
-   $AZSAS get $C/split $O 2>$T/err && cmp -s $O $T/in-split; then
-	ok "If-None-Match: * on a split upload of an existing blob: Put Block List carries it, 409 BlobAlreadyExists, content unchanged"
-else
-	nok "If-None-Match split: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)': $(head -c 200 $T/err)"
-fi
+# split_refused STATUS CODE WHAT HEADER: a split upload over the existing
+# blob "split" with HEADER is refused with STATUS and CODE, the blob unchanged
+split_refused() {
+	split_put -H "$4" PUT /$C/split >$T/r
+	rm -f $O
+	if grep -q "^status $1\$" $T/r && [ "$(hdr x-ms-error-code $T/r)" = "$2" ] &&
+	   $AZSAS get $C/split $O 2>$T/err && cmp -s $O $T/in-split; then
+		ok "$3"
+	else
+		nok "$3: $(head -n 1 $T/r) '$(hdr x-ms-error-code $T/r)': $(head -c 200 $T/err)"
+	fi
+}
+split_refused 400 Md5Mismatch \
+	"the same over an existing blob: 400 Md5Mismatch, the blob keeps its content" \
+	'Content-MD5: 1B2M2Y8AsgTpgAmY7PhCfg=='
+split_refused 409 BlobAlreadyExists \
+	"If-None-Match: * on a split upload of an existing blob: Put Block List carries it, 409 BlobAlreadyExists, content unchanged" \
+	'If-None-Match: *'
 rm -f $O
 split_put PUT /$C-nope/split >$T/r
 if grep -q '^status 4[0-9][0-9]$' $T/r && [ -n "$(hdr x-ms-error-code $T/r)" ] &&
